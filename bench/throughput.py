@@ -1,0 +1,70 @@
+"""Detector throughput on the largest OSCD city, in km² per second, against a numpy reference.
+
+Run:  .venv/bin/python bench/throughput.py [--data ../shared/data/oscd] [--repeat 5]
+
+The machines are shared and noisy, so every detector is timed in the same process as a
+reference: plain numpy change vector analysis (Euclidean norm of the band differences) on
+the same array. The ratio `reference / detector` is the figure to compare between runs.
+Times cover the detector only (score, threshold, clean-up), not reading the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from sitewatch.bench.datasets import oscd_scenes
+from sitewatch.detect import METHODS, default_config, detect
+from sitewatch.imagery import load_pair
+
+
+def numpy_cva(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The textbook reference: |after - before| over bands, then a mean threshold."""
+    magnitude = np.sqrt(((after - before) ** 2).sum(axis=0))
+    return magnitude > np.nanmean(magnitude)
+
+
+def median_time(repeat: int, run) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/oscd"))
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", module="rasterio")
+
+    scenes = {s.name: s for s in oscd_scenes(args.data)}
+    largest = max(scenes.values(), key=lambda s: s.changed.size)
+    pair = load_pair(largest.before, largest.after, geobox=largest.geobox)
+    area_km2 = largest.changed.size * pair.pixel_area_m2 / 1e6
+    before, after = pair.before, pair.after
+    print(
+        f"scene: OSCD {largest.name}, {largest.changed.shape[0]}x{largest.changed.shape[1]} px, "
+        f"{len(pair.bands)} bands, {area_km2:.1f} km², median of {args.repeat} runs"
+    )
+    b32, a32 = before.values.astype("float32"), after.values.astype("float32")
+    reference = median_time(args.repeat, lambda: numpy_cva(b32, a32))
+    print(f"{'numpy CVA reference':22s} {reference * 1000:8.1f} ms  {area_km2 / reference:10.1f} km²/s")
+    for method in METHODS:
+        config = default_config(method)
+        seconds = median_time(args.repeat, lambda c=config: detect(before, after, c, pair.pixel_area_m2))
+        print(
+            f"{'sitewatch ' + method:22s} {seconds * 1000:8.1f} ms  {area_km2 / seconds:10.1f} km²/s"
+            f"  ({seconds / reference:.1f}x the reference time)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,307 @@
+"""Local imagery: one multiband GeoTIFF/COG/ENVI file, or a folder of one file per band.
+
+`open_image` only reads metadata (bands, resolution, footprint, date) so a pair can be
+planned before any pixel is read; `load_image` then reads just the window each band needs
+and warps it onto the requested grid. The analyst's own commercial GeoTIFFs and the
+per-band folders Sentinel-2 and OSCD ship both come through here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import xarray as xr
+from odc.geo.geobox import GeoBox
+from odc.geo.xr import xr_coords
+from rasterio.enums import ColorInterp, Resampling
+from rasterio.errors import RasterioError
+from rasterio.warp import reproject, transform_bounds
+from rasterio.windows import Window, from_bounds
+from shapely.geometry import Polygon, box
+
+from sitewatch.errors import InputError
+from sitewatch.geo import metres_per_degree
+from sitewatch.imagery import bands as bandnames
+from sitewatch.imagery.dates import (
+    UNKNOWN,
+    AcquisitionTime,
+    parse_time,
+    time_from_name,
+    time_from_oscd_dates,
+    time_from_tags,
+)
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".img", ".vrt")
+_COLORINTERP = {ColorInterp.red: "red", ColorInterp.green: "green", ColorInterp.blue: "blue"}
+
+
+@dataclass(frozen=True)
+class BandFile:
+    """Where one band of an image lives, and what it is."""
+
+    key: str  # what matches bands across images: the eo common name, else the raw name
+    raw_name: str
+    common_name: str | None
+    path: Path
+    index: int  # 1-based band index in `path`
+    resolution_m: float
+
+
+@dataclass
+class ImageSource:
+    """One image of a site (one acquisition), described but not yet read."""
+
+    path: Path
+    bands: list[BandFile]
+    time: AcquisitionTime
+    sensor: str | None
+    crs_wkt: str
+    footprint_wgs84: Polygon
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[Path]:
+        return sorted({b.path for b in self.bands})
+
+    @property
+    def finest_resolution_m(self) -> float:
+        return min(b.resolution_m for b in self.bands)
+
+    @cached_property
+    def checksums(self) -> dict[str, str]:
+        """SHA-256 of every file read, so a report can prove which bytes it came from."""
+        return {str(p): sha256_file(p) for p in self.files}
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "acquired": self.time.iso,
+            "acquired_source": self.time.source,
+            "sensor": self.sensor,
+            "bands": [
+                {
+                    "key": b.key,
+                    "raw": b.raw_name,
+                    "file": str(b.path),
+                    "index": b.index,
+                    "resolution_m": round(b.resolution_m, 3),
+                }
+                for b in self.bands
+            ],
+            "sha256": self.checksums,
+            "warnings": list(self.warnings),
+        }
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _open(path: Path) -> rasterio.DatasetReader:
+    try:
+        return rasterio.open(path)
+    except (RasterioError, OSError) as exc:
+        raise InputError(
+            f"{path}: cannot be read as a raster image ({exc}); check the file is a complete GeoTIFF/COG"
+        ) from exc
+
+
+def _check_georeferenced(src: rasterio.DatasetReader, path: Path) -> None:
+    if src.crs is None or src.transform.is_identity:
+        hint = " (it has ground control points only: warp/orthorectify it first)" if src.gcps[0] else ""
+        raise InputError(
+            f"{path}: the image is not georeferenced{hint}; sitewatch needs a CRS and a "
+            "geotransform to place it on the site - georeference it (e.g. gdalwarp) first"
+        )
+
+
+def _resolution_m(src: rasterio.DatasetReader) -> float:
+    a, e = abs(src.transform.a), abs(src.transform.e)
+    if src.crs.is_geographic:
+        per_lon, per_lat = metres_per_degree((src.bounds.top + src.bounds.bottom) / 2)
+        return math.sqrt(a * per_lon * e * per_lat)
+    factor = src.crs.linear_units_factor[1] if src.crs.linear_units_factor else 1.0
+    return math.sqrt(a * e) * factor
+
+
+def _footprint(src: rasterio.DatasetReader) -> Polygon:
+    return box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21))
+
+
+def _multiband_bands(
+    src: rasterio.DatasetReader, path: Path, sensor: str | None, band_names: list[str] | None
+) -> list[BandFile]:
+    if band_names is not None and len(band_names) != src.count:
+        raise InputError(
+            f"{path}: --bands names {len(band_names)} bands but the file has {src.count}; name each band in order"
+        )
+    resolution = _resolution_m(src)
+    out = []
+    for i in range(1, src.count + 1):
+        description = src.descriptions[i - 1]
+        raw = bandnames.raw_name_from_description(description, i)
+        if band_names is not None:
+            common = bandnames.normalise_common_name(band_names[i - 1])
+            if common is None:
+                raise InputError(
+                    f"--bands: '{band_names[i - 1]}' is not a band name; use names such as "
+                    "blue, green, red, nir, swir16, swir22"
+                )
+        else:
+            wavelength = src.tags(i).get("wavelength")
+            common = (
+                (description and bandnames.normalise_common_name(description))
+                or (wavelength and bandnames.common_name_from_wavelength(float(wavelength)))
+                or bandnames.common_name_for(raw, sensor)
+                or _COLORINTERP.get(src.colorinterp[i - 1])
+            )
+        out.append(BandFile(common or raw, raw, common, path, i, resolution))
+    return out
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in RASTER_SUFFIXES and p.is_file())
+
+
+def open_image(
+    path: str | os.PathLike[str],
+    *,
+    time: str | np.datetime64 | None = None,
+    band_names: list[str] | None = None,
+) -> ImageSource:
+    """Describe an image (file or per-band folder) without reading its pixels."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such image file or folder; check the path")
+    files = _folder_files(path) if path.is_dir() else [path]
+    if not files:
+        raise InputError(f"{path}: the folder holds no raster files (.tif, .jp2...); point at the imagery")
+    sensor = bandnames.sensor_from_names([f.name for f in files] + [path.name])
+    tokens = {f: bandnames.band_token(f.name) for f in files} if path.is_dir() else {}
+    per_band = {f: t for f, t in tokens.items() if t is not None}
+    bands: list[BandFile] = []
+    if per_band:
+        if band_names is not None:
+            raise InputError(f"{path}: --bands applies to a multiband file, not a per-band folder")
+        for file, raw in per_band.items():
+            with _open(file) as src:
+                _check_georeferenced(src, file)
+                common = bandnames.common_name_for(raw, sensor)
+                bands.append(BandFile(common or raw, raw, common, file, 1, _resolution_m(src)))
+    else:
+        if len(files) > 1:
+            raise InputError(
+                f"{path}: {len(files)} raster files but none named by band (like *_B04.tif); "
+                "pass a single multiband file or a folder of per-band files"
+            )
+        with _open(files[0]) as src:
+            _check_georeferenced(src, files[0])
+            bands = _multiband_bands(src, files[0], sensor, band_names)
+    keys = [b.key for b in bands]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise InputError(f"{path}: more than one file for band(s) {', '.join(duplicates)}; keep one each")
+    order = {name: i for i, name in enumerate(bandnames.SENTINEL2.values())}
+    bands.sort(key=lambda b: (order.get(b.key, 100), b.raw_name))
+    with _open(bands[0].path) as src:
+        crs_wkt, footprint, tags = src.crs.to_wkt(), _footprint(src), _metadata_tags(src)
+    return ImageSource(
+        path=path,
+        bands=bands,
+        time=_acquisition_time(path, bands[0].path, tags, time),
+        sensor=sensor,
+        crs_wkt=crs_wkt,
+        footprint_wgs84=footprint,
+    )
+
+
+def _metadata_tags(src: rasterio.DatasetReader) -> dict[str, str]:
+    """Dataset tags plus the ENVI and IMAGERY domains, where acquisition times live."""
+    tags = dict(src.tags())
+    for namespace in ("ENVI", "IMAGERY"):
+        if namespace in (src.tag_namespaces() or []):
+            tags.update(src.tags(ns=namespace))
+    return tags
+
+
+def _acquisition_time(
+    path: Path, first_file: Path, tags: dict[str, str], given: str | np.datetime64 | None
+) -> AcquisitionTime:
+    if given is not None:
+        value = given if isinstance(given, np.datetime64) else parse_time(str(given), str(path))
+        return AcquisitionTime(np.datetime64(value, "ns"), "given by user")
+    folder = path if path.is_dir() else path.parent
+    return (
+        time_from_oscd_dates(folder)
+        or time_from_tags(tags, "metadata")
+        or time_from_name(path.name)
+        or time_from_name(first_file.name)
+        or UNKNOWN
+    )
+
+
+def _source_window(src: rasterio.DatasetReader, geobox: GeoBox, pad: int = 2) -> Window | None:
+    bbox = geobox.boundingbox
+    left, bottom, right, top = transform_bounds(geobox.crs, src.crs, *bbox, densify_pts=21)
+    window = from_bounds(left, bottom, right, top, src.transform)
+    col0 = max(0, math.floor(window.col_off) - pad)
+    row0 = max(0, math.floor(window.row_off) - pad)
+    col1 = min(src.width, math.ceil(window.col_off + window.width) + pad)
+    row1 = min(src.height, math.ceil(window.row_off + window.height) + pad)
+    if col1 <= col0 or row1 <= row0:
+        return None
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def read_band(band: BandFile, geobox: GeoBox) -> np.ndarray:
+    """One band warped onto `geobox` as float32, NaN where the image has no data."""
+    out = np.full(geobox.shape.yx, np.nan, dtype="float32")
+    with _open(band.path) as src:
+        window = _source_window(src, geobox)
+        if window is None:
+            return out
+        data = src.read(band.index, window=window, masked=True)
+        values = np.ma.filled(data.astype("float32"), np.nan)
+        # Average when the source is much finer than the grid, bilinear otherwise.
+        target_m = float(abs(geobox.resolution.x))
+        if geobox.crs.geographic:
+            target_m *= metres_per_degree(float(geobox.extent.centroid.coords[0][1]))[0]
+        resampling = Resampling.average if band.resolution_m * 1.5 < target_m else Resampling.bilinear
+        reproject(
+            values,
+            out,
+            src_transform=src.window_transform(window),
+            src_crs=src.crs,
+            src_nodata=np.nan,
+            dst_transform=geobox.affine,
+            dst_crs=geobox.crs,
+            dst_nodata=np.nan,
+            resampling=resampling,
+        )
+    return out
+
+
+def image_array(data: np.ndarray, geobox: GeoBox, band_keys: list[str], **attrs: Any) -> xr.DataArray:
+    """Wrap a (band, y, x) array with its grid, band names and attributes."""
+    coords = {"band": band_keys, **xr_coords(geobox, dims=("y", "x"))}
+    return xr.DataArray(data, dims=("band", "y", "x"), coords=coords, attrs=attrs)
+
+
+def load_image(source: ImageSource, geobox: GeoBox, band_keys: list[str] | None = None) -> xr.DataArray:
+    """Read `band_keys` (default: all) of an image onto `geobox` as (band, y, x) float32."""
+    by_key = {b.key: b for b in source.bands}
+    keys = band_keys if band_keys is not None else list(by_key)
+    data = np.stack([read_band(by_key[k], geobox) for k in keys])
+    return image_array(data, geobox, keys, time=source.time.value, source=str(source.path))

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from sitewatch.detect.threshold import choose_threshold, kittler_illingworth, otsu
+
+
+def _mixture() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    # 95% narrow "unchanged" scores around 1, 5% wide "changed" scores around 8.
+    scores = np.concatenate([rng.normal(1, 0.3, 95_000), rng.normal(8, 2.0, 5_000)])
+    return scores, np.arange(scores.size) >= 95_000
+
+
+@pytest.fixture
+def bimodal() -> np.ndarray:
+    return _mixture()[0]
+
+
+def test_otsu_and_ki_separate_the_modes(bimodal):
+    for threshold in (otsu(bimodal), kittler_illingworth(bimodal)):
+        assert 1.9 < threshold < 6
+
+
+def test_ki_suits_unequal_class_variances():
+    scores, changed = _mixture()
+
+    def errors(t: float) -> int:
+        return int(((scores > t) != changed).sum())
+
+    assert errors(kittler_illingworth(scores)) < errors(otsu(scores))
+
+
+def test_nan_is_ignored_and_fixed_is_taken_as_is(bimodal):
+    with_nan = np.concatenate([bimodal, np.full(1000, np.nan)])
+    assert otsu(with_nan) == pytest.approx(otsu(bimodal))
+    assert choose_threshold(with_nan, "fixed", 3.0) == 3.0
+    with pytest.raises(ValueError, match="needs a value"):
+        choose_threshold(with_nan, "fixed")
+    with pytest.raises(ValueError, match="unknown threshold"):
+        choose_threshold(with_nan, "median")
+    with pytest.raises(ValueError, match="no valid pixel"):
+        otsu(np.full(10, np.nan))

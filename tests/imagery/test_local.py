@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+import rasterio
+from odc.geo.geobox import GeoBox
+
+from sitewatch.errors import InputError
+from sitewatch.imagery import load_image, open_image, snap_resolution
+
+
+def test_oscd_per_band_folder(oscd_city):
+    source = open_image(oscd_city("paris") / "imgs_1")
+    keys = [b.key for b in source.bands]
+    assert keys[:4] == ["coastal", "blue", "green", "red"] and len(keys) == 13
+    by_key = {b.key: b for b in source.bands}
+    assert by_key["blue"].raw_name == "B02" and by_key["nir08"].raw_name == "B8A"
+    # OSCD resampled 10/20/60 m UTM pixels into square degrees; sizes snap back.
+    assert snap_resolution(by_key["blue"].resolution_m) == 10
+    assert snap_resolution(by_key["swir16"].resolution_m) == 20
+    assert snap_resolution(by_key["coastal"].resolution_m) == 60
+    assert source.time.day == "2016-11-30" and "dates.txt" in source.time.source
+    assert source.sensor == "sentinel-2"
+
+
+def test_envi_landsat_bands_from_wavelengths(landsat_root):
+    source = open_image(landsat_root / "Taizhou" / "2000TM")
+    assert [b.key for b in source.bands] == ["blue", "green", "red", "nir", "swir16", "swir22"]
+    assert [b.raw_name for b in source.bands][-1] == "B7"
+    assert source.time.value is None  # nothing in the file says when it was taken
+    dated = open_image(landsat_root / "Taizhou" / "2000TM", time="2000-03-17")
+    assert dated.time.day == "2000-03-17" and dated.time.source == "given by user"
+
+
+def test_load_image_reads_only_the_grid_and_marks_no_data(oscd_city):
+    source = open_image(oscd_city("paris") / "imgs_1")
+    with rasterio.open(next(b.path for b in source.bands if b.key == "red")) as src:
+        native = src.read(1).astype("float32")
+        # A grid that hangs 20 pixels off the image's west edge, at native resolution.
+        geobox = GeoBox((50, 60), src.transform @ src.transform.translation(-20, 0), src.crs)
+    image = load_image(source, geobox, ["red"])
+    assert image.dims == ("band", "y", "x") and image.shape == (1, 50, 60)
+    assert np.isnan(image.values[0, :, :20]).all()
+    np.testing.assert_allclose(image.values[0, :, 20:], native[:50, :40], rtol=1e-5)
+
+
+def test_unreadable_raster(tmp_path):
+    bad = tmp_path / "scene.tif"
+    bad.write_text("this is not a GeoTIFF")
+    with pytest.raises(InputError, match="cannot be read as a raster"):
+        open_image(bad)
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(InputError, match="no such image"):
+        open_image(tmp_path / "nope.tif")
+
+
+def test_non_georeferenced_image(tmp_path, oscd_city):
+    with rasterio.open(next((oscd_city("paris") / "imgs_1").glob("*B04.tif"))) as src:
+        data = src.read(1)
+    plain = tmp_path / "plain.tif"
+    with rasterio.open(
+        plain, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype
+    ) as dst:
+        dst.write(data, 1)
+    with pytest.raises(InputError, match="not georeferenced"):
+        open_image(plain)
+
+
+def test_multiband_file_needs_named_bands_to_match(tmp_path, oscd_city):
+    folder = oscd_city("paris") / "imgs_1"
+    files = [next(folder.glob(f"*{b}.tif")) for b in ("B04", "B03", "B02", "B08")]
+    with rasterio.open(files[0]) as src:
+        profile = src.profile | {"count": 4}
+    stacked = tmp_path / "commercial.tif"
+    with rasterio.open(stacked, "w", **profile) as dst:
+        for i, file in enumerate(files, start=1):
+            with rasterio.open(file) as src:
+                dst.write(src.read(1), i)
+    assert [b.key for b in open_image(stacked).bands] == ["b1", "b2", "b3", "b4"]
+    named = open_image(stacked, band_names=["red", "green", "blue", "nir"])
+    assert [b.key for b in named.bands] == ["blue", "green", "red", "nir"]
+    with pytest.raises(InputError, match="names 3 bands but the file has 4"):
+        open_image(stacked, band_names=["red", "green", "blue"])
+    with pytest.raises(InputError, match="not a band name"):
+        open_image(stacked, band_names=["red", "green", "blue", "purple"])

@@ -1,0 +1,56 @@
+"""The two-date job from Python, and what it leaves on disk when a step fails."""
+
+import json
+
+import pytest
+
+from sitewatch import pipeline
+from sitewatch.detect import default_config
+from sitewatch.pipeline import run_two_date, write_outputs
+from sitewatch.sites import read_sites
+
+
+@pytest.fixture(scope="module")
+def bercy_run(oscd_city):
+    folder = oscd_city("bercy")
+    stages = []
+    run = run_two_date(
+        folder / "imgs_1",
+        folder / "imgs_2",
+        read_sites(folder / "bercy.geojson").get(None),
+        default_config("cva"),
+        reporter=stages.append,
+    )
+    return run, stages
+
+
+def test_stages_are_reported_and_timed(bercy_run):
+    run, stages = bercy_run
+    started = [s for s in stages if s is not None]
+    assert len(started) == stages.count(None) == len(run.timings_s) == 5
+
+
+def test_summary_names_its_inputs(bercy_run):
+    run, _ = bercy_run
+    summary = run.summary()
+    assert summary["inputs"]["before"]["acquired"] == "2016-11-30T00:00:00Z"
+    assert summary["inputs"]["before"]["acquired_source"] == "dates.txt (OSCD)"
+    assert len(summary["inputs"]["after"]["sha256"]) == 13
+    assert summary["results"]["changed_area_m2"] == pytest.approx(sum(e.area_m2 for e in run.events), abs=0.5)
+    assert json.dumps(summary)  # plain JSON
+
+
+def test_failed_write_keeps_earlier_outputs(bercy_run, tmp_path, monkeypatch):
+    run, _ = bercy_run
+    written = write_outputs(run, tmp_path)
+    before = {p.name: p.read_bytes() for p in written.values()}
+
+    def broken(_run):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("sitewatch.report.render_report", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_outputs(run, tmp_path)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert after == before  # nothing half-written, no staging folder left behind
+    assert set(pipeline.OUTPUT_FILES.values()) == set(after)
