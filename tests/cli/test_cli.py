@@ -81,6 +81,18 @@ def test_detect_progress_reports_each_stage(detect_run):
         assert stage in result.stderr
 
 
+def test_detect_learned(tmp_path, paris):
+    out = tmp_path / "learned"
+    args = ("detect", paris / "imgs_1", paris / "imgs_2", "--site", paris / "paris.geojson", "--out", out)
+    result = sitewatch(*args, "--method", "learned")
+    assert result.returncode == 0, result.stderr
+    detector = json.loads((out / "summary.json").read_text())["detector"]
+    assert detector["parameters"]["model"] == "oscd-s2.onnx"
+    assert 0 < detector["parameters"]["threshold_value"] < 1  # the model's own, written out
+    bad = sitewatch(*args[:-1], tmp_path / "x", "--method", "learned", "--threshold", "otsu")
+    assert_one_line_error(bad, "--method learned gives a probability")
+
+
 def test_unreadable_raster(tmp_path, paris):
     bad = tmp_path / "after.tif"
     bad.write_bytes(b"II*\x00garbage")

@@ -54,11 +54,13 @@ def run_benchmark(
     scenes: Iterable[Scene],
     config: DetectorConfig,
     on_scene: Callable[[str, Counts], None] | None = None,
+    config_for: Callable[[str], DetectorConfig] | None = None,
 ) -> BenchmarkResult:
+    """Score every scene; `config_for` gives a scene its own model (cross-validation folds)."""
     result = BenchmarkResult(dataset, data_dir, config)
     for scene in scenes:
         start = time.perf_counter()
-        counts = score_scene(scene, config)
+        counts = score_scene(scene, config_for(scene.name) if config_for else config)
         result.scenes[scene.name] = counts
         result.seconds[scene.name] = time.perf_counter() - start
         if on_scene is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sitewatch.bench import BenchmarkResult, Scene, landsat_scenes, oscd_scenes, run_benchmark
+from sitewatch.bench.folds import CV_MODES, default_models_dir, ensure_fold_model, fold_cities
 from sitewatch.cli.app import bench_app
 from sitewatch.cli.console import StageProgress, stdout
 from sitewatch.detect import METHODS, default_config
@@ -29,6 +31,19 @@ ThresholdOption = Annotated[
     str | None, typer.Option("--threshold", help="Override every method's threshold rule: otsu, ki or fixed.")
 ]
 ThresholdValueOption = Annotated[float | None, typer.Option("--threshold-value", help="Value for --threshold fixed.")]
+CvOption = Annotated[
+    str,
+    typer.Option(
+        "--cv",
+        help="Learned method only: none (shipped model, trained on every OSCD city: in-sample), "
+        "fixed (model trained without aguasclaras, beirut, cupertino, paris; scores those four) "
+        "or loco (leave-one-city-out; missing fold models are trained first).",
+    ),
+]
+ModelsDirOption = Annotated[
+    Path | None,
+    typer.Option("--models-dir", help="Folder of fold models for --cv (default: the user cache)."),
+]
 
 
 def _methods(requested: list[str] | None) -> list[str]:
@@ -73,6 +88,8 @@ def _run(
     as_json: bool,
     threshold: str | None = None,
     threshold_value: float | None = None,
+    fold_model: Callable[[str, StageProgress], Path | None] | None = None,
+    cv: str = "none",
 ) -> None:
     if threshold is not None and threshold not in THRESHOLDS:
         raise InputError(f"--threshold '{threshold}' is not known; use one of {', '.join(THRESHOLDS)}")
@@ -82,19 +99,43 @@ def _run(
     for method in methods:
         config = default_config(method, threshold=threshold, threshold_value=threshold_value)
         with StageProgress() as progress:
-            progress(f"{dataset}: {method}")
+            progress(f"{dataset}: {method}" + (f" (cv {cv})" if method == "learned" else ""))
+            per_scene = None
+            if method == "learned" and fold_model is not None:
+
+                def per_scene(name: str, config=config) -> object:
+                    path = fold_model(name, progress)
+                    return replace(config, model=str(path)) if path else config
+
             result = run_benchmark(
-                dataset, str(data_dir), scenes(), config, on_scene=lambda name, _c: progress.detail(f"{name} done")
+                dataset,
+                str(data_dir),
+                scenes(),
+                config,
+                on_scene=lambda name, _c: progress.detail(f"{name} done"),
+                config_for=per_scene,
             )
             progress(None)
         results.append(result)
         if not as_json:
             stdout.print(_table(result))
             params = json.dumps(config.as_dict())
-            stdout.print(f"[dim]one parameter set for every scene: {escape(params)}[/]\n")
+            stdout.print(f"[dim]one parameter set for every scene: {escape(params)}[/]")
+            if method == "learned":
+                stdout.print(f"[dim]{escape(_cv_note(cv))}[/]")
+            stdout.print()
     if as_json:
         doc = {"command": sys.argv, "results": [r.as_dict() for r in results]}
         print(json.dumps(doc, indent=1))
+
+
+def _cv_note(cv: str) -> str:
+    own = "; threshold and minimum region: each model's own, chosen on its training cities"
+    if cv == "loco":
+        return "leave-one-city-out: each city scored by a model trained on the other cities only" + own
+    if cv == "fixed":
+        return "fixed split: trained on 10 cities, scored on aguasclaras, beirut, cupertino, paris" + own
+    return "shipped model, trained on all 14 OSCD cities: these figures are in-sample, not a test"
 
 
 @bench_app.command("oscd")
@@ -107,10 +148,26 @@ def oscd(
     as_json: JsonOption = False,
     threshold: ThresholdOption = None,
     threshold_value: ThresholdValueOption = None,
+    cv: CvOption = "none",
+    models_dir: ModelsDirOption = None,
 ) -> None:
     """OSCD (Sentinel-2, 14 labelled cities): per-city and pooled precision, recall, F1, IoU, kappa."""
-    cities = list(city) if city else None
-    _run("OSCD", data_dir, lambda: oscd_scenes(data_dir, cities), _methods(method), as_json, threshold, threshold_value)
+    if cv not in CV_MODES:
+        raise InputError(f"--cv '{cv}' is not known; use one of {', '.join(CV_MODES)}")
+    folder = models_dir or default_models_dir()
+
+    def fold_model(name: str, progress: StageProgress) -> Path | None:
+        return ensure_fold_model(cv, name, data_dir, folder, log=progress.detail)
+
+    def scenes() -> Iterable[Scene]:
+        chosen = list(city) if city else None
+        if cv != "none" and "learned" in (method or []):
+            from sitewatch.bench.datasets import oscd_cities
+
+            chosen = fold_cities(cv, chosen or oscd_cities(data_dir))
+        return oscd_scenes(data_dir, chosen)
+
+    _run("OSCD", data_dir, scenes, _methods(method), as_json, threshold, threshold_value, fold_model, cv)
 
 
 @bench_app.command("landsat")

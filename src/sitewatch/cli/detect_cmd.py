@@ -84,12 +84,20 @@ def detect(
         str | None, typer.Option(help="Band names of multiband files, in order, e.g. red,green,blue,nir.")
     ] = None,
     max_area_km2: Annotated[float, typer.Option(help="Refuse site polygons larger than this.")] = DEFAULT_MAX_AREA_KM2,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="--method learned: an ONNX change model (default: the shipped one that fits the bands)."),
+    ] = None,
 ) -> None:
     """Detect change at a site between two images; write change map, events and report."""
     _choice(method, METHODS, "--method")
     _choice(threshold, THRESHOLDS, "--threshold")
     if threshold == "fixed" and threshold_value is None:
         raise InputError("--threshold fixed needs --threshold-value (in score units, e.g. 3.0)")
+    if method == "learned" and threshold not in (None, "fixed"):
+        raise InputError("--method learned gives a probability: use --threshold fixed with a value in 0-1, or none")
+    if model is not None and method != "learned":
+        raise InputError("--model is for --method learned")
     if min_area is not None and min_area < 0:
         raise InputError(f"--min-area must be zero or more square metres, not {min_area}")
     _positive(resolution, "--resolution")
@@ -105,6 +113,7 @@ def detect(
         threshold_value=threshold_value,
         min_area_m2=min_area,
         smooth=smooth,
+        model=str(model) if model else None,
     )
     band_names = [b.strip() for b in bands.split(",")] if bands else None
     with StageProgress() as progress:

@@ -19,13 +19,16 @@ from sitewatch.detect.index_change import index_change_score
 from sitewatch.detect.threshold import choose_threshold
 from sitewatch.imagery.bands import ATMOSPHERIC
 
-METHODS = ("cva", "irmad", "index")
+METHODS = ("cva", "irmad", "index", "learned")
 
 #: Per-method defaults: the threshold rule that suits each score (see docs of each).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "cva": {"threshold": "fixed", "threshold_value": 3.0},
     "irmad": {"threshold": "ki", "threshold_value": None},
     "index": {"threshold": "fixed", "threshold_value": 3.0},
+    # The model brings its own probability threshold and minimum region, chosen on its
+    # training cities; None here means "the model's", resolved when it runs.
+    "learned": {"threshold": "fixed", "threshold_value": None, "smooth": 1, "min_area_m2": None},
 }
 
 
@@ -37,13 +40,14 @@ class DetectorConfig:
     threshold: str = "fixed"  # otsu | ki | fixed
     threshold_value: float | None = 3.0  # used when threshold == "fixed"
     smooth: int = 3  # mean filter window on the score, pixels (1 = off)
-    min_area_m2: float = 500.0  # minimum mapping unit
+    min_area_m2: float | None = 500.0  # minimum mapping unit (None: the learned model's own)
     opening_radius: int = 0
     closing_radius: int = 0
     exclude_atmospheric: bool = True  # leave out coastal/water-vapour/cirrus/thermal bands
     max_iter: int = 100  # IR-MAD
     tol: float = 1e-6  # IR-MAD convergence of canonical correlations
     indices: tuple[str, ...] = ("ndvi", "ndbi", "mndwi")  # index method
+    model: str | None = None  # learned method: ONNX file (None: the shipped model that fits the bands)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -57,6 +61,8 @@ def default_config(method: str = "cva", **overrides: Any) -> DetectorConfig:
         raise ValueError(f"unknown method '{method}' (use one of {', '.join(METHODS)})")
     config = replace(DetectorConfig(method=method), **METHOD_DEFAULTS[method])
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    if config.method == "learned" and config.threshold != "fixed":
+        raise ValueError("the learned detector gives a probability: use a fixed threshold (0-1) or the model's")
     if config.threshold != "fixed":  # a value only means something for a fixed threshold
         config = replace(config, threshold_value=None)
     return config
@@ -99,6 +105,8 @@ def detect(
 ) -> ChangeResult:
     """Run one detector on two aligned (band, y, x) images."""
     keys = [str(b) for b in before.band.values]
+    if config.method == "learned":
+        return _detect_learned(before, after, config, pixel_area_m2, keys)
     used = detection_bands(keys, config.exclude_atmospheric)
     b = before.sel(band=used).values.astype("float32")
     a = after.sel(band=used).values.astype("float32")
@@ -118,13 +126,52 @@ def detect(
         diagnostics = {"indices_used": names}
     else:
         raise ValueError(f"unknown method '{config.method}' (use one of {', '.join(METHODS)})")
+    return _finish(before, score, config, pixel_area_m2, used, diagnostics)
+
+
+def _model_min_area(model) -> float:
+    """The model's minimum region (pixels at its training resolution) in m².
+
+    Half a pixel less than the count, so that on grids a few percent finer or coarser
+    than 10 m (OSCD's resampled images) the rounding gives back the same pixel count.
+    """
+    return max(0.0, (model.min_region_px - 0.5) * model.pixel_size_m**2) if model.min_region_px > 1 else 0.0
+
+
+def _detect_learned(
+    before: xr.DataArray, after: xr.DataArray, config: DetectorConfig, pixel_area_m2: float, keys: list[str]
+) -> ChangeResult:
+    """Run the ONNX change network; unset threshold / minimum area take the model's values."""
+    from sitewatch.detect.learned import choose_model, learned_score
+
+    model = choose_model(keys, config.model)
+    used = list(model.bands)
+    score = learned_score(before.sel(band=used).values, after.sel(band=used).values, model)
+    resolved = replace(
+        config,
+        model=str(model.path) if config.model else model.name,
+        threshold_value=model.threshold if config.threshold_value is None else config.threshold_value,
+        min_area_m2=_model_min_area(model) if config.min_area_m2 is None else config.min_area_m2,
+    )
+    return _finish(before, score, resolved, pixel_area_m2, used, {"model": model.describe()})
+
+
+def _finish(
+    before: xr.DataArray,
+    score: np.ndarray,
+    config: DetectorConfig,
+    pixel_area_m2: float,
+    used: list[str],
+    diagnostics: dict[str, Any],
+) -> ChangeResult:
+    """Shared tail of every detector: smoothing, threshold, clean-up, labelled arrays."""
     score = nan_mean_filter(score, config.smooth)
     threshold = choose_threshold(score, config.threshold, config.threshold_value)
     mask = np.nan_to_num(score, nan=-np.inf) > threshold
     mask = clean_mask(
         mask,
         pixel_area_m2,
-        min_area_m2=config.min_area_m2,
+        min_area_m2=config.min_area_m2 or 0.0,
         opening_radius=config.opening_radius,
         closing_radius=config.closing_radius,
     )

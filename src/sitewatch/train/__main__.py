@@ -1,0 +1,131 @@
+"""`python -m sitewatch.train`: prepare the OSCD training file, train one model or every fold.
+
+    python -m sitewatch.train prepare ../shared/data/oscd --out oscd-train.npz
+    python -m sitewatch.train fit oscd-train.npz --exclude beirut --out loco-beirut.onnx
+    python -m sitewatch.train plan oscd-train.npz --out models/ --jobs 2
+
+`plan` trains everything the benchmark and the package use: one leave-one-city-out
+model per city, the fixed-split model (trained without aguasclaras, beirut, cupertino,
+paris) and the shipped models trained on all cities (10-band Sentinel-2 and RGB+NIR).
+Models already in --out with the same training settings are kept, so an interrupted
+run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from sitewatch.train.data import BAND_SETS, FIXED_TEST_CITIES, TrainingData, prepare_oscd
+from sitewatch.train.fit import TrainConfig
+from sitewatch.train.jobs import run_tasks
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfig:
+    return TrainConfig(
+        band_set=band_set or args.band_set, steps=args.steps, batch=args.batch, patch=args.patch, seed=args.seed
+    )
+
+
+def _load(path: str) -> TrainingData:
+    if not Path(path).is_file():
+        _fail(f"{path}: no such training file; make it with `python -m sitewatch.train prepare OSCD_DIR --out {path}`")
+    return TrainingData.load(path)
+
+
+def _trained_with(path: Path, config: TrainConfig, cities: list[str]) -> bool:
+    """True when `path` exists and was trained with exactly these settings and cities."""
+    if not path.is_file():
+        return False
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return meta.get("train_config") == json.dumps(asdict(config)) and meta.get("train_cities") == json.dumps(cities)
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    from sitewatch.errors import InputError
+
+    try:
+        data = prepare_oscd(args.oscd_dir)
+    except InputError as exc:
+        _fail(str(exc))
+    data.save(args.out)
+    print(f"{args.out}: {len(data.cities)} cities, bands {', '.join(data.bands)}")
+
+
+def cmd_fit(args: argparse.Namespace) -> None:
+    data = _load(args.data)
+    exclude = set(args.exclude or [])
+    if args.split == "fixed":
+        exclude |= set(FIXED_TEST_CITIES)
+    unknown = sorted(exclude - set(data.cities))
+    if unknown:
+        _fail(f"--exclude {', '.join(unknown)}: not a city of {args.data} (have {', '.join(data.cities)})")
+    cities = [c for c in data.cities if c not in exclude]
+    run_tasks(args.data, [(Path(args.out).stem, cities, _config(args), args.out, args.device)], 1)
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    data = _load(args.data)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    all_cities = list(data.cities)
+    s2, rgbn = _config(args, "s2"), _config(args, "rgbn")
+    wanted = [(f"loco-{c}", [x for x in all_cities if x != c], s2) for c in all_cities]
+    fixed_train = [c for c in all_cities if c not in FIXED_TEST_CITIES]
+    wanted += [("fixed", fixed_train, s2), ("all", all_cities, s2)]
+    wanted += [("rgbn-fixed", fixed_train, rgbn), ("rgbn-all", all_cities, rgbn)]
+    tasks = []
+    for name, cities, config in wanted:
+        path = out / f"{name}.onnx"
+        if _trained_with(path, config, cities):
+            print(f"{name}: up to date", flush=True)
+        else:
+            tasks.append((name, cities, config, str(path), args.device))
+    start = time.perf_counter()
+    run_tasks(args.data, tasks, args.jobs)
+    print(f"trained {len(tasks)} models in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sitewatch.train", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare", help="align every labelled OSCD city on its label grid into one file")
+    p.add_argument("oscd_dir")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_prepare)
+    for name, func, help_text in (
+        ("fit", cmd_fit, "train one model"),
+        ("plan", cmd_plan, "train every fold model and the shipped models"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("data", help="training file from `prepare`")
+        p.add_argument("--out", required=True, help="model file (fit) or folder (plan)")
+        p.add_argument("--steps", type=int, default=TrainConfig.steps)
+        p.add_argument("--batch", type=int, default=TrainConfig.batch)
+        p.add_argument("--patch", type=int, default=TrainConfig.patch)
+        p.add_argument("--seed", type=int, default=TrainConfig.seed)
+        p.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+        p.set_defaults(func=func)
+        if name == "fit":
+            p.add_argument("--band-set", choices=sorted(BAND_SETS), default="s2")
+            p.add_argument("--exclude", action="append", help="leave this city out (repeatable)")
+            p.add_argument("--split", choices=["fixed"], help="leave out the fixed test cities")
+        else:
+            p.add_argument("--jobs", type=int, default=1, help="models trained at once (processes)")
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Train one change network, choose its post-processing on its own training cities, export ONNX.
+
+Everything the detector later needs travels in the ONNX file's metadata: the bands in
+order, the input scale, the probability threshold and minimum region size chosen on the
+training cities (never on a city it is tested on), the cities it saw and the command.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+from torch import nn
+
+from sitewatch.train.data import BAND_SETS, City, TrainingData
+from sitewatch.train.model import SIZE_MULTIPLE, ChangeUNet, ProbabilityModel
+from sitewatch.train.patches import PatchSampler
+
+#: Candidate probability thresholds and minimum region sizes (pixels) tried on training cities.
+THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.2, 0.91, 0.05))
+MIN_REGION_PX = (1, 3, 5, 8)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    band_set: str = "s2"
+    widths: tuple[int, ...] = (16, 32, 64, 64)
+    steps: int = 3000
+    batch: int = 16
+    patch: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    pos_weight: float = 3.0
+    gain_jitter: float = 0.03
+    seed: int = 0
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        return BAND_SETS[self.band_set]
+
+
+@dataclass
+class TrainedModel:
+    net: ChangeUNet
+    config: TrainConfig
+    cities: list[str]
+    threshold: float
+    min_region_px: int
+    train_f1: float
+    seconds: float
+    losses: list[float] = field(default_factory=list)
+
+
+def _loss(logits: torch.Tensor, label: torch.Tensor, pos_weight: float) -> torch.Tensor:
+    """Weighted BCE (change is rare) plus soft Dice (rewards whole objects)."""
+    bce = nn.functional.binary_cross_entropy_with_logits(
+        logits, label, pos_weight=torch.tensor(pos_weight, device=logits.device)
+    )
+    prob = torch.sigmoid(logits)
+    dice = 1 - (2 * (prob * label).sum() + 1) / (prob.sum() + label.sum() + 1)
+    return bce + dice
+
+
+@torch.no_grad()
+def predict(net: ChangeUNet, before: np.ndarray, after: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Change probability of a whole (band, y, x) pair (padded to the size multiple)."""
+    net.eval()
+    h, w = before.shape[1:]
+    ph, pw = -h % SIZE_MULTIPLE, -w % SIZE_MULTIPLE
+    pad = ((0, 0), (0, ph), (0, pw))
+    b = torch.from_numpy(np.pad(before, pad, mode="reflect")[None]).to(device)
+    a = torch.from_numpy(np.pad(after, pad, mode="reflect")[None]).to(device)
+    return torch.sigmoid(net(b, a))[0, 0, :h, :w].cpu().numpy()
+
+
+def remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:
+    """Drop 8-connected regions under `min_px` pixels (as `sitewatch.detect.cleanup`)."""
+    if min_px <= 1:
+        return mask
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return mask
+    keep = np.bincount(labels.ravel()) >= min_px
+    keep[0] = False
+    return keep[labels]
+
+
+def choose_postprocessing(probs: list[np.ndarray], labels: list[np.ndarray]) -> tuple[float, int, float]:
+    """Threshold and minimum region size that maximise pooled F1 over the given (training) cities."""
+    best = (0.5, 1, -1.0)
+    for min_px in MIN_REGION_PX:
+        for t in THRESHOLDS:
+            tp = fp = fn = 0
+            for prob, lab in zip(probs, labels, strict=True):
+                mask = remove_small(prob > t, min_px)
+                tp += int((mask & lab).sum())
+                fp += int((mask & ~lab).sum())
+                fn += int((~mask & lab).sum())
+            f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+            if f1 > best[2]:
+                best = (float(t), min_px, f1)
+    return best
+
+
+def train(
+    data: TrainingData,
+    cities: list[str],
+    config: TrainConfig,
+    device: str = "cpu",
+    log: Callable[[str], None] | None = None,
+) -> TrainedModel:
+    torch.manual_seed(config.seed)
+    train_cities: list[City] = data.subset(cities)
+    band_index = data.band_indices(config.bands)
+    sampler = PatchSampler(train_cities, band_index, config.patch, gain_jitter=config.gain_jitter, seed=config.seed)
+    net = ChangeUNet(len(config.bands), config.widths).to(device)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=config.steps)
+    start = time.perf_counter()
+    history: list[torch.Tensor] = []
+    net.train()
+    for step in range(config.steps):
+        before, after, label = (torch.from_numpy(v).to(device) for v in sampler.batch(config.batch))
+        loss = _loss(net(before, after)[:, 0], label, config.pos_weight)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        history.append(loss.detach())  # no .item() here: it would wait for the GPU every step
+        if log and (step + 1) % max(1, config.steps // 10) == 0:
+            recent = float(torch.stack(history[-100:]).mean())
+            log(f"step {step + 1}/{config.steps} loss {recent:.4f} ({time.perf_counter() - start:.0f} s)")
+    losses = [float(v) for v in torch.stack(history).cpu()] if history else []
+    probs = [predict(net, c.before[band_index], c.after[band_index], device) for c in train_cities]
+    threshold, min_px, f1 = choose_postprocessing(probs, [c.changed for c in train_cities])
+    if log:
+        log(f"post-processing on training cities: threshold {threshold}, min region {min_px} px, F1 {f1:.3f}")
+    net.cpu().eval()
+    return TrainedModel(net, config, list(cities), threshold, min_px, f1, time.perf_counter() - start, losses)
+
+
+def export_onnx(model: TrainedModel, path: str | Path, command: str = "") -> Path:
+    """Write the probability model with its metadata (atomic: a temporary file renamed)."""
+    import onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    n = len(model.config.bands)
+    example = (torch.zeros(1, n, 64, 64), torch.zeros(1, n, 64, 64))
+    torch.onnx.export(
+        ProbabilityModel(model.net).eval(),
+        example,
+        str(tmp),
+        input_names=["before", "after"],
+        output_names=["probability"],
+        dynamic_axes={
+            "before": {0: "n", 2: "h", 3: "w"},
+            "after": {0: "n", 2: "h", 3: "w"},
+            "probability": {0: "n", 1: "h", 2: "w"},
+        },
+        opset_version=17,
+        dynamo=False,
+    )
+    proto = onnx.load(str(tmp))
+    metadata = {
+        "sitewatch_model": "change-unet-ef",
+        "bands": json.dumps(list(model.config.bands)),
+        "input": "reflectance DN on the Sentinel-2 L1C scale (0-10000); 0 or NaN = no data",
+        "size_multiple": str(SIZE_MULTIPLE),
+        "threshold": str(model.threshold),
+        "min_region_px": str(model.min_region_px),
+        "pixel_size_m": "10",
+        "train_cities": json.dumps(model.cities),
+        "train_f1": f"{model.train_f1:.4f}",
+        "train_seconds": f"{model.seconds:.0f}",
+        "train_config": json.dumps(asdict(model.config)),
+        "command": command,
+    }
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(tmp))
+    tmp.replace(path)
+    return path
+
+
+def parameter_count(net: nn.Module) -> int:
+    return sum(math.prod(p.shape) for p in net.parameters())

@@ -1,0 +1,66 @@
+"""Training mechanics on a small synthetic pair (needs the [train] extra; skipped without torch).
+
+Synthetic arrays test the mechanics only (loss goes down, export matches torch, the
+metadata is written); whether the network detects change is judged on real OSCD cities
+in tests/detect/test_learned.py.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from sitewatch.detect.learned import learned_score, load_model  # noqa: E402
+from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
+from sitewatch.train.fit import TrainConfig, choose_postprocessing, export_onnx, predict, train  # noqa: E402
+from sitewatch.train.patches import PatchSampler  # noqa: E402
+
+
+def _city(name: str, seed: int) -> City:
+    rng = np.random.default_rng(seed)
+    before = rng.uniform(800, 1200, (4, 96, 96)).astype("float32")
+    after = before * rng.uniform(0.97, 1.03, before.shape).astype("float32")
+    changed = np.zeros((96, 96), bool)
+    changed[30:50, 40:70] = True
+    after[:, changed] *= 3.0  # a new bright roof
+    return City(name, before, after, changed)
+
+
+@pytest.fixture(scope="module")
+def data() -> TrainingData:
+    return TrainingData(RGBN_BANDS, {"a": _city("a", 0), "b": _city("b", 1)})
+
+
+def test_sampler_shapes_and_change_share(data):
+    sampler = PatchSampler(list(data.cities.values()), [0, 1, 2, 3], size=32, change_share=1.0)
+    before, after, label = sampler.batch(8)
+    assert before.shape == after.shape == (8, 4, 32, 32)
+    assert label.shape == (8, 32, 32)
+    assert (label.reshape(8, -1).max(axis=1) == 1).all()  # every patch sees the change
+
+
+def test_choose_postprocessing_finds_the_separating_threshold():
+    lab = np.zeros((20, 20), bool)
+    lab[5:10, 5:10] = True
+    prob = np.where(lab, 0.8, 0.3)
+    threshold, _, f1 = choose_postprocessing([prob], [lab])
+    assert 0.3 <= threshold < 0.8 and f1 == 1.0
+
+
+def test_train_export_and_onnx_parity(data, tmp_path):
+    config = TrainConfig(band_set="rgbn", steps=40, batch=4, patch=32, widths=(8, 16, 16, 16))
+    model = train(data, ["a"], config)
+    assert np.mean(model.losses[-10:]) < np.mean(model.losses[:10])
+    path = export_onnx(model, tmp_path / "m.onnx", command="test")
+    loaded = load_model(path)
+    assert loaded.bands == RGBN_BANDS
+    assert loaded.threshold == model.threshold
+    assert json.loads(loaded.metadata["train_cities"]) == ["a"]
+    city = data.cities["b"]
+    torch_prob = predict(model.net, city.before, city.after)
+    onnx_prob = learned_score(city.before, city.after, loaded, tile=96, overlap=0)
+    assert onnx_prob.shape == torch_prob.shape
+    assert np.abs(onnx_prob - torch_prob).max() < 1e-4
