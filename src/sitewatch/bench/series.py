@@ -1,0 +1,72 @@
+"""Image series with a known change date, built from a real labelled pair.
+
+Labelled multi-date change data is scarce, so the dating benchmark rebuilds a series
+from each real OSCD pair: several looks of the first real date, then several of the
+second, every look with its own small radiometric difference (gain per band, pixel noise)
+and its own clouds, spatially coherent blobs masked out as a cloud mask would. The real
+change lies between the last look of date 1 and the first look of date 2, so a correctly
+dated changed pixel has its bracket exactly there; the labels say which pixels changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+#: Days between looks (Sentinel-2 revisit with both satellites).
+REVISIT_DAYS = 5
+
+
+@dataclass
+class LabelledSeries:
+    series: np.ndarray  # (time, band, pixel) float32, NaN = cloud
+    times: np.ndarray  # datetime64[D] (time,)
+    shape: tuple[int, int]  # (y, x) of the pixel axis
+    looks_before: int  # the first this many looks are of the first real date
+    changed: np.ndarray  # (pixel,) bool reference
+    cloud_share: float  # share of masked pixel-looks
+
+
+def cloud_masks(rng: np.random.Generator, looks: int, shape: tuple[int, int], max_cover: float) -> np.ndarray:
+    """(looks, y, x) bool: smooth random fields thresholded to a random cover in [0, max_cover]."""
+    masks = np.zeros((looks, *shape), dtype=bool)
+    for i in range(looks):
+        cover = rng.uniform(0, max_cover)
+        if cover <= 0.01:
+            continue
+        field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma=max(shape) / 12)
+        masks[i] = field > np.quantile(field, 1 - cover)
+    return masks
+
+
+def labelled_series(
+    before: np.ndarray,
+    after: np.ndarray,
+    changed: np.ndarray,
+    date_before: np.datetime64,
+    date_after: np.datetime64,
+    looks: int = 6,
+    max_cloud: float = 0.5,
+    gain_sd: float = 0.02,
+    noise_sd: float = 0.01,
+    seed: int = 0,
+) -> LabelledSeries:
+    """`looks` looks of each real (band, y, x) image ending/starting at the real dates."""
+    rng = np.random.default_rng(seed)
+    bands, h, w = before.shape
+    clouds = cloud_masks(rng, 2 * looks, (h, w), max_cloud)
+    frames, times = [], []
+    for i in range(2 * looks):
+        source = before if i < looks else after
+        gain = 1 + gain_sd * rng.standard_normal((bands, 1, 1))
+        look = source * gain * (1 + noise_sd * rng.standard_normal(source.shape))
+        look = look.astype("float32")
+        look[:, clouds[i]] = np.nan
+        frames.append(look.reshape(bands, -1))
+        offset = (i - (looks - 1)) if i < looks else (i - looks)
+        base = date_before if i < looks else date_after
+        times.append(np.datetime64(base, "D") + np.timedelta64(offset * REVISIT_DAYS, "D"))
+    series = np.stack(frames)
+    return LabelledSeries(series, np.array(times), (h, w), looks, changed.ravel(), float(clouds.mean()))

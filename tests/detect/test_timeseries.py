@@ -1,0 +1,90 @@
+"""Dating breaks: the vectorised detector against the plain per-pixel form, and on real OSCD series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sitewatch.bench import oscd_scenes
+from sitewatch.bench.series import labelled_series
+from sitewatch.detect.timeseries import BreakConfig, chi2_sf, detect_breaks, per_pixel_reference
+from sitewatch.imagery import load_pair
+from sitewatch.train.data import S2_BANDS
+
+
+def _synthetic(n=300, t=20, b=3, seed=0):
+    rng = np.random.default_rng(seed)
+    series = rng.normal(100, 1, (t, b, n)).astype("float32")
+    steps = rng.integers(4, t - 4, n)
+    changed = rng.random(n) < 0.3
+    for p in np.flatnonzero(changed):
+        series[steps[p] :, :, p] += 10
+    clouds = rng.random((t, n)) < 0.2  # whole looks of a pixel
+    series = np.where(clouds[:, None, :], np.float32(np.nan), series)
+    return series, steps, changed
+
+
+def test_chi2_sf_matches_known_values():
+    np.testing.assert_allclose(chi2_sf(np.array([3.841459]), 1), [0.05], atol=1e-6)
+    np.testing.assert_allclose(chi2_sf(np.array([0.0]), 4), [1.0])
+
+
+def test_vectorised_split_equals_the_per_pixel_reference():
+    series, _, _ = _synthetic()
+    result = detect_breaks(series, BreakConfig(spike_sigma=0))
+    ks, stats = per_pixel_reference(series, result.noise)
+    np.testing.assert_array_equal(result.last_before, ks)
+    finite = np.isfinite(stats)
+    assert finite.sum() > 250
+
+
+def test_steps_are_found_and_dated_and_stable_pixels_are_not():
+    series, steps, changed = _synthetic()
+    result = detect_breaks(series)
+    assert result.changed[changed].mean() > 0.95
+    assert result.changed[~changed].mean() < 0.02
+    hit = result.changed & changed
+    # the break lies between the last valid look before the step and the first after it
+    assert (result.last_before[hit] < steps[hit]).all() and (result.first_after[hit] >= steps[hit]).all()
+    assert (result.n_after[hit] >= 2).all()
+
+
+def test_one_odd_look_is_not_a_change():
+    rng = np.random.default_rng(1)
+    series = rng.normal(100, 1, (15, 2, 100)).astype("float32")
+    series[:, :, :10] += np.where(np.arange(15) >= 7, 10, 0)[:, None, None]  # a real step in 10 pixels
+    series[10, :, 5:20] += 40  # one unmasked cloud over 15 pixels, 5 of them stepped
+    result = detect_breaks(series)
+    assert result.changed[:10].all() and (result.last_before[:10] == 6).all()
+    assert not result.changed[10:].any()  # the cloud alone is no change
+    unfiltered = detect_breaks(series, BreakConfig(spike_sigma=0))
+    assert unfiltered.changed[10:20].any()  # ... which it would be without the spike filter
+
+
+@pytest.fixture(scope="module")
+def oscd_dating(oscd_root):
+    totals = dict(tp=0, fp=0, fn=0, dated=0, unchanged=0, false_flags=0)
+    for scene in oscd_scenes(oscd_root):
+        pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
+        b = pair.before.sel(band=list(S2_BANDS)).values
+        a = pair.after.sel(band=list(S2_BANDS)).values
+        built = labelled_series(b, a, scene.changed, pair.sources[0].time.value, pair.sources[1].time.value)
+        result = detect_breaks(built.series)
+        ref, flag = built.changed, result.changed
+        correct = (result.last_before < built.looks_before) & (result.first_after >= built.looks_before)
+        totals["tp"] += int((flag & ref).sum())
+        totals["fp"] += int((flag & ~ref).sum())
+        totals["fn"] += int((~flag & ref).sum())
+        totals["dated"] += int((flag & ref & correct).sum())
+        totals["unchanged"] += int((~ref).sum())
+        totals["false_flags"] += int((flag & ~ref).sum())
+    return totals
+
+
+def test_oscd_series_changes_are_dated_between_the_real_dates(oscd_dating):
+    """All 14 cities, 6 cloudy looks per date: measured dated 0.992, recall 0.46, precision 0.25."""
+    t = oscd_dating
+    assert t["dated"] / t["tp"] > 0.98  # detected changes sit between the two real dates
+    assert t["tp"] / (t["tp"] + t["fn"]) > 0.40  # dating recall
+    assert t["tp"] / (t["tp"] + t["fp"]) > 0.20  # as two-date CVA: fields and water change too
+    assert t["false_flags"] / t["unchanged"] < 0.05  # unchanged pixels are mostly not flagged
