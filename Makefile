@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(VENV)/bin/sitewatch demo
 
 test: $(STAMP)
+	sh scripts/ensure-postgres.sh
 	$(VENV)/bin/python -m pytest
 
 lint: $(STAMP)

@@ -1,0 +1,77 @@
+"""A folder of the analyst's own scenes as a time series.
+
+Each raster file directly in the folder is one scene (a multiband GeoTIFF/COG), and each
+sub-folder of per-band files is one scene (as Sentinel-2 and OSCD ship them). Dates come
+from metadata or names, as for a pair; a scene whose date cannot be found is refused by
+name, since an undated scene cannot date a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from odc.geo.geobox import GeoBox
+
+from sitewatch.errors import InputError
+from sitewatch.imagery.local import RASTER_SUFFIXES, ImageSource, load_image, open_image
+from sitewatch.imagery.scenes import SceneCube, SceneInfo, cube_array
+
+
+def scene_paths(folder: Path) -> list[Path]:
+    """The scenes in a folder: raster files and sub-folders that hold raster files."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder of scenes; point --source at a folder of GeoTIFFs")
+
+    def is_raster(path: Path) -> bool:
+        return path.is_file() and path.suffix.lower() in RASTER_SUFFIXES
+
+    paths = [e for e in sorted(folder.iterdir()) if is_raster(e) or (e.is_dir() and any(map(is_raster, e.iterdir())))]
+    if not paths:
+        raise InputError(f"{folder}: no GeoTIFF/COG scenes (files, or folders of per-band files) found")
+    return paths
+
+
+def open_series(folder: Path, band_names: list[str] | None = None) -> list[ImageSource]:
+    """Describe every scene of a folder; all must be dated."""
+    sources = [open_image(p, band_names=band_names if p.is_file() else None) for p in scene_paths(folder)]
+    undated = [str(s.path) for s in sources if s.time.value is None]
+    if undated:
+        raise InputError(
+            f"{len(undated)} scene(s) have no acquisition date in metadata or name, e.g. {undated[0]}; "
+            "put the date in the name (e.g. scene_2021-06-30.tif)"
+        )
+    return sorted(sources, key=lambda s: s.time.value)
+
+
+def load_series(
+    sources: list[ImageSource],
+    geobox: GeoBox,
+    site_mask: np.ndarray,
+    *,
+    on_scene: Callable[[int, int, str], None] | None = None,
+) -> SceneCube:
+    """Read every scene onto `geobox`, bands the scenes have in common."""
+    keys = [b.key for b in sources[0].bands if all(b.key in {x.key for x in s.bands} for s in sources[1:])]
+    if not keys:
+        raise InputError(f"the scenes in {sources[0].path.parent} share no band; name them with --bands")
+    arrays, scenes = [], []
+    for index, source in enumerate(sources):
+        if on_scene is not None:
+            on_scene(index + 1, len(sources), source.path.name)
+        array = load_image(source, geobox, keys).values
+        arrays.append(array)
+        by_key = {b.key: b for b in source.bands}
+        scenes.append(
+            SceneInfo(
+                id=source.path.name,
+                datetime=source.time.iso or "",
+                source="local",
+                sensor=source.sensor,
+                hrefs={k: str(by_key[k].path) for k in keys},
+                notes=[f"date from {source.time.source}"],
+            )
+        )
+    times = [s.time.value for s in sources]
+    return SceneCube(cube_array(np.stack(arrays), times, keys, geobox), scenes, geobox, site_mask)

@@ -1,0 +1,228 @@
+"""STAC search and load against a real stac-fastapi-pgstac server on 127.0.0.1.
+
+The catalogue holds items whose assets are COGs made from the real OSCD Paris rasters,
+served over HTTP with range requests. The two real acquisitions (2016-11-30, 2017-11-07)
+appear as several items each, with different cloud-cover values, so that paging and
+filtering have something to do; one item points at a file that does not exist and two
+sit behind a token (signed URLs).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import rasterio.shutil
+from rasterio.warp import transform_bounds
+
+from sitewatch.errors import InputError
+from sitewatch.imagery import load_pair
+from sitewatch.imagery.bands import SENTINEL2
+from sitewatch.imagery.stac import Collection, StacSource, load_items, search_items
+from sitewatch.sites import read_sites
+from tests.servers.harness import free_port, start_stack
+
+TOKEN = "s3cret"
+BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
+CLOUDS = (0.0, 12.0, 35.0, 60.0, 85.0, 5.0)
+DATES = {"imgs_1": datetime(2016, 11, 30, 10, 43), "imgs_2": datetime(2017, 11, 7, 10, 52)}
+
+
+def _make_cogs(city_dir: Path, out: Path) -> dict[str, dict[str, str]]:
+    """COG per band per date: {'imgs_1': {'B02': 'paris/imgs_1/B02.tif', ...}, ...}."""
+    names: dict[str, dict[str, str]] = {}
+    for date in DATES:
+        names[date] = {}
+        for band in BANDS:
+            source = next((city_dir / date).glob(f"*_{band}.tif"))
+            target = out / "paris" / date / f"{band}.tif"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            rasterio.shutil.copy(source, target, driver="COG", compress="deflate", blocksize=128)
+            names[date][band] = f"paris/{date}/{band}.tif"
+    return names
+
+
+def _item(item_id, collection, when, cloud, hrefs, bounds) -> dict:
+    west, south, east, north = bounds
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": ["https://stac-extensions.github.io/eo/v1.1.0/schema.json"],
+        "id": item_id,
+        "collection": collection,
+        "bbox": [west, south, east, north],
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+        },
+        "properties": {"datetime": when.isoformat() + "Z", "eo:cloud_cover": cloud, "platform": "sentinel-2a"},
+        "links": [],
+        "assets": {
+            band: {
+                "href": href,
+                "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                "roles": ["data"],
+                "eo:bands": [{"name": band, "common_name": SENTINEL2[band]}],
+            }
+            for band, href in hrefs.items()
+        },
+    }
+
+
+def _collection(cid: str) -> dict:
+    return {
+        "type": "Collection",
+        "stac_version": "1.0.0",
+        "id": cid,
+        "description": "OSCD Paris rasters as COGs (test catalogue)",
+        "license": "CC-BY-NC-SA-4.0",
+        "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}},
+        "links": [],
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(oscd_city, tmp_path_factory):
+    city = oscd_city("paris")
+    root = tmp_path_factory.mktemp("cogs")
+    names = _make_cogs(city, root)
+    with rasterio.open(root / names["imgs_1"]["B02"]) as src:
+        bounds = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+
+    def build(asset_url: str):
+        items = []
+        for date, when in DATES.items():
+            step = -1 if date == "imgs_1" else 1
+            for k, cloud in enumerate(CLOUDS):
+                hrefs = {b: f"{asset_url}/open/{n}" for b, n in names[date].items()}
+                items.append(
+                    _item(f"paris-{date}-{k}", "oscd", when + step * timedelta(days=5 * k), cloud, hrefs, bounds)
+                )
+        broken = {b: f"{asset_url}/open/paris/missing/{b}.tif" for b in BANDS}
+        items.append(_item("paris-missing", "oscd", DATES["imgs_2"] + timedelta(days=1), 1.0, broken, bounds))
+        for date, when in DATES.items():
+            hrefs = {b: f"{asset_url}/signed/{n}" for b, n in names[date].items()}
+            items.append(_item(f"paris-signed-{date}", "oscd-signed", when, 0.0, hrefs, bounds))
+        return [_collection("oscd"), _collection("oscd-signed")], items
+
+    running = start_stack(build, root, TOKEN)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def site(oscd_city):
+    return read_sites(oscd_city("paris") / "paris.geojson").get(None)
+
+
+@pytest.fixture(scope="module")
+def local_pair(oscd_city, site):
+    """The same imagery read from the local files onto the site grid: the reference for loads."""
+    city = oscd_city("paris")
+    return load_pair(city / "imgs_1", city / "imgs_2", site=site)
+
+
+def _source(stack, collection="oscd") -> StacSource:
+    return StacSource("test", stack.api.url, (Collection(collection, "sentinel-2", {}),))
+
+
+@pytest.fixture(autouse=True)
+def _no_faults(stack):
+    stack.api.faults()
+    stack.assets.faults()
+    yield
+    stack.api.faults()
+    stack.assets.faults()
+
+
+def test_search_pages_through_every_item(stack, site):
+    items = search_items(_source(stack), site, "2016-01-01", "2018-12-31", page_size=5)
+    assert len(items) == 13  # 12 looks + the broken one, over three pages
+    assert [i.datetime for i in items] == sorted(i.datetime for i in items)
+
+
+def test_filters_dates_cloud_and_count(stack, site):
+    first_year = search_items(_source(stack), site, "2016-01-01", "2016-12-31")
+    assert {i.id.split("-")[1] for i in first_year} == {"imgs_1"}
+    clear = search_items(_source(stack), site, "2016-01-01", "2018-12-31", max_cloud=20)
+    assert all(i.properties["eo:cloud_cover"] <= 20 for i in clear) and len(clear) == 7
+    capped = search_items(_source(stack), site, "2016-01-01", "2018-12-31", max_scenes=3)
+    assert sorted(i.properties["eo:cloud_cover"] for i in capped) == [0.0, 0.0, 1.0]
+
+
+def test_load_matches_the_local_files(stack, site, local_pair):
+    items = search_items(_source(stack), site, "2016-11-29", "2016-12-01")
+    cube = load_items(items, _source(stack), local_pair.geobox, local_pair.site_mask)
+    assert cube.bands == [SENTINEL2[b] for b in BANDS]
+    assert cube.scenes[0].datetime.startswith("2016-11-30")
+    local = local_pair.before.sel(band="red").values
+    remote = cube.data.isel(time=0).sel(band="red").values
+    assert remote.shape == local.shape
+    both = np.isfinite(local) & np.isfinite(remote)
+    assert both.mean() > 0.5
+    assert np.corrcoef(local[both], remote[both])[0, 1] > 0.99
+
+
+def test_missing_asset_drops_that_scene_only(stack, site, local_pair):
+    items = search_items(_source(stack), site, "2017-11-07", "2017-11-09")
+    assert {i.id for i in items} == {"paris-imgs_2-0", "paris-missing"}
+    cube = load_items(items, _source(stack), local_pair.geobox, local_pair.site_mask)
+    assert [s.id for s in cube.scenes] == ["paris-imgs_2-0"]
+    assert cube.dropped[0].id == "paris-missing" and "could not be read" in cube.dropped[0].notes[-1]
+
+
+def test_signing_hook(stack, site, local_pair):
+    source = _source(stack, "oscd-signed")
+    items = search_items(source, site, "2016-01-01", "2018-12-31")
+    geobox, site_mask = local_pair.geobox, local_pair.site_mask
+    with pytest.raises(InputError, match="none of the 2 scenes"):
+        load_items(items, source, geobox, site_mask)
+    cube = load_items(items, source, geobox, site_mask, signer=lambda url: f"{url}?token={TOKEN}")
+    assert len(cube) == 2
+
+
+def test_server_errors_are_retried(stack, site):
+    stack.api.faults(fail=2, status=503)
+    items = search_items(_source(stack), site, "2016-01-01", "2016-12-31", retries=3)
+    assert len(items) == 6
+
+
+def test_server_that_keeps_failing_is_a_clear_error(stack, site):
+    stack.api.faults(fail=50, status=500)
+    with pytest.raises(InputError, match="answered with an error"):
+        search_items(_source(stack), site, "2016-01-01", "2016-12-31", retries=1)
+
+
+def test_slow_server_times_out(stack, site):
+    stack.api.faults(delay=3)
+    with pytest.raises(InputError, match="did not answer within 1 s"):
+        search_items(_source(stack), site, "2016-01-01", "2016-12-31", timeout=1, retries=0)
+
+
+def test_server_down(site):
+    source = StacSource("down", f"http://127.0.0.1:{free_port()}", (Collection("oscd", "sentinel-2", {}),))
+    with pytest.raises(InputError, match="cannot be reached"):
+        search_items(source, site, "2016-01-01", "2016-12-31", retries=0)
+
+
+def test_local_series_merges_with_stac_scenes(stack, site, local_pair, oscd_city, tmp_path):
+    """An analyst's own files (here the OSCD folders, dated by dates.txt) join the STAC scenes."""
+    from sitewatch.imagery.local_series import load_series, open_series
+    from sitewatch.imagery.scenes import merge_cubes
+
+    city = oscd_city("paris")
+    for name in ("imgs_1", "imgs_2"):
+        (tmp_path / name).symlink_to(city / name)
+    (tmp_path / "dates.txt").write_text((city / "dates.txt").read_text())
+    local = load_series(open_series(tmp_path), local_pair.geobox, local_pair.site_mask)
+    assert [s.datetime[:10] for s in local.scenes] == ["2016-11-30", "2017-11-07"]
+    items = search_items(_source(stack), site, "2017-11-01", "2017-11-30", max_cloud=20)
+    remote = load_items(items, _source(stack), local_pair.geobox, local_pair.site_mask)
+    merged = merge_cubes([local, remote])
+    assert len(merged) == len(local) + len(remote)
+    assert merged.bands == [b for b in local.bands if b in remote.bands] == remote.bands
+    assert list(merged.times) == sorted(merged.times)
+    assert {s.source for s in merged.scenes} == {"local", f"stac:{stack.api.url}"}
