@@ -58,6 +58,7 @@ class Breaks:
     magnitude: np.ndarray  # float (N,): robust RMS shift over bands (NaN: no candidate)
     p_value: np.ndarray  # float (N,): Bonferroni-corrected
     shift: np.ndarray  # float (B, N): m2 - m1 per band
+    before_mean: np.ndarray  # float (B, N): m1, the mean before the break (data units)
     noise: np.ndarray  # float (B,): noise sigma_b used
 
 
@@ -162,11 +163,13 @@ def _best_split(chunk: np.ndarray, noise: np.ndarray, min_obs: int) -> tuple[np.
     best = stat[k, cols]
     tried = candidate.sum(axis=0)
     shift = diff[k, :, cols].T * noise[:, None]  # (B, n) in data units
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before_mean = (sums[k, :, cols].T * inv1[k, cols][None, :]) * noise[:, None]
     # first valid observation after k
     after_valid = valid & (np.arange(t)[:, None] > k[None, :])
     first_after = np.where(after_valid.any(axis=0), np.argmax(after_valid, axis=0), -1)
     has = np.isfinite(best)
-    return k, first_after, n1[k, cols], n2[k, cols], best, tried, shift, has
+    return k, first_after, n1[k, cols], n2[k, cols], best, tried, shift, before_mean, has
 
 
 def detect_breaks(series: np.ndarray, config: BreakConfig | None = None) -> Breaks:
@@ -185,9 +188,10 @@ def detect_breaks(series: np.ndarray, config: BreakConfig | None = None) -> Brea
     stat = np.full(n, np.nan)
     tried = np.zeros(n, dtype=np.int32)
     shift = np.full((b, n), np.nan, dtype="float32")
+    before_mean = np.full((b, n), np.nan, dtype="float32")
     for start in range(0, n, CHUNK):
         sl = slice(start, start + CHUNK)
-        k, fa, n1, n2, best, count, sh, has = _best_split(series[:, :, sl], noise, config.min_obs)
+        k, fa, n1, n2, best, count, sh, m1, has = _best_split(series[:, :, sl], noise, config.min_obs)
         last_before[sl] = np.where(has, k, -1)
         first_after[sl] = np.where(has, fa, -1)
         n_before[sl] = np.where(has, n1, 0)
@@ -195,6 +199,7 @@ def detect_breaks(series: np.ndarray, config: BreakConfig | None = None) -> Brea
         stat[sl] = np.where(has, best, np.nan)
         tried[sl] = count
         shift[:, sl] = np.where(has[None], sh, np.nan)
+        before_mean[:, sl] = np.where(has[None], m1, np.nan)
     p_value = np.where(np.isfinite(stat), np.minimum(1.0, tried * chi2_sf(np.nan_to_num(stat), b)), 1.0)
     magnitude = np.full(n, np.nan, dtype="float32")
     ok = np.isfinite(stat)
@@ -205,7 +210,7 @@ def detect_breaks(series: np.ndarray, config: BreakConfig | None = None) -> Brea
             total += np.square((shift[band, ok] - centre) / max(spread, 1e-9))
         magnitude[ok] = np.sqrt(total / b)
     changed = ok & (p_value < config.alpha) & (np.nan_to_num(magnitude) >= config.min_magnitude)
-    return Breaks(changed, last_before, first_after, n_before, n_after, magnitude, p_value, shift, noise)
+    return Breaks(changed, last_before, first_after, n_before, n_after, magnitude, p_value, shift, before_mean, noise)
 
 
 def per_pixel_reference(series: np.ndarray, noise: np.ndarray, min_obs: int = 2) -> tuple[np.ndarray, np.ndarray]:

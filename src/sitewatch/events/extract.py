@@ -40,6 +40,8 @@ class Event:
     after_date: str | None = None  # first date seen changed
     site_overlap: float = 1.0  # share of the event's area inside the site polygon
     sources: dict[str, Any] = field(default_factory=dict)
+    confirmations: int | None = None  # valid looks after the break that show the change (series)
+    region: int = 0  # label of the region on the change grid (internal)
 
     def properties(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class Event:
             "max_score": round(self.max_score, 3),
             "before_date": self.before_date,
             "after_date": self.after_date,
+            **({"confirmations": self.confirmations} if self.confirmations is not None else {}),
             "site_overlap": round(self.site_overlap, 3),
             "evidence": self.evidence,
             "sources": self.sources,
@@ -100,8 +103,17 @@ def _geobox_centre_wgs84(pair: ImagePair) -> tuple[float, float]:
     return float(x), float(y)
 
 
-def extract_events(result: ChangeResult, pair: ImagePair) -> list[Event]:
-    """Events for every change region touching the site, largest first."""
+def extract_events(
+    result: ChangeResult,
+    pair: ImagePair,
+    *,
+    dates: tuple[str | None, str | None] | None = None,
+    sources: dict[str, Any] | None = None,
+) -> list[Event]:
+    """Events for every change region touching the site, largest first.
+
+    `dates` and `sources` default to the pair's two images; a time series passes its own.
+    """
     mask = np.asarray(result.mask.values, dtype=bool)
     labels, count = ndimage.label(mask, structure=EIGHT_CONNECTED)
     if count == 0:
@@ -121,8 +133,10 @@ def extract_events(result: ChangeResult, pair: ImagePair) -> list[Event]:
     # Areas in metres: the grid itself when it is UTM, else the UTM zone of its centre.
     centre = _geobox_centre_wgs84(pair)
     area_crs = grid_crs if not grid_crs.geographic else utm_crs_for(*centre)
-    dates = [s.time.iso for s in pair.sources]
-    sources = {"before": str(pair.sources[0].path), "after": str(pair.sources[1].path)}
+    if dates is None:
+        dates = (pair.sources[0].time.iso, pair.sources[1].time.iso)
+    if sources is None:
+        sources = {"before": str(pair.sources[0].path), "after": str(pair.sources[1].path)}
     events = []
     for i, label in enumerate(index):
         if in_site[i] == 0:
@@ -148,6 +162,7 @@ def extract_events(result: ChangeResult, pair: ImagePair) -> list[Event]:
                 after_date=dates[1],
                 site_overlap=float(in_site[i] / pixel_counts[i]),
                 sources=sources,
+                region=int(label),
             )
         )
     events.sort(key=lambda e: e.area_m2, reverse=True)

@@ -1,0 +1,255 @@
+"""The monitoring job: every usable image of a site over a period, the changes, and when.
+
+Sources (STAC presets, STAC API URLs, local folders) are loaded onto the site's UTM grid
+and merged into one cube; scenes whose site is mostly clouded or empty are dropped with a
+note; each pixel series gets one dated break (`sitewatch.detect.timeseries`); changed
+regions become events whose date bracket is the last valid look before the break and the
+first after it, with the number of looks that confirm it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import ndimage
+
+from sitewatch import __version__
+from sitewatch.detect import ChangeResult, DetectorConfig
+from sitewatch.detect.cleanup import clean_mask
+from sitewatch.detect.core import detection_bands
+from sitewatch.detect.timeseries import BreakConfig, Breaks, detect_breaks
+from sitewatch.errors import InputError
+from sitewatch.events.export import write_events
+from sitewatch.events.extract import EIGHT_CONNECTED, Event, extract_events
+from sitewatch.imagery.align import ImagePair, _masks
+from sitewatch.imagery.grid import DEFAULT_MARGIN_M, site_geobox
+from sitewatch.imagery.scenes import SceneCube, merge_cubes
+from sitewatch.pipeline import StageReporter, _stage
+from sitewatch.sites import Site
+
+#: Scenes with less valid site area than this are dropped before dating.
+DEFAULT_MIN_VALID = 0.5
+
+
+@dataclass
+class MonitorConfig:
+    start: str
+    end: str
+    sources: list[str]
+    collection: str | None = None  # STAC collection (default: the preset's first, sentinel-2-l2a)
+    max_cloud: float | None = None
+    max_scenes: int | None = None
+    resolution_m: float = 10.0
+    margin_m: float = DEFAULT_MARGIN_M
+    min_valid: float = DEFAULT_MIN_VALID
+    min_area_m2: float = 500.0
+    breaks: BreakConfig = field(default_factory=BreakConfig)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "breaks"}
+        out["breaks"] = dict(self.breaks.__dict__)
+        return out
+
+
+@dataclass
+class MonitorRun:
+    site: Site
+    config: MonitorConfig
+    cube: SceneCube
+    breaks: Breaks
+    mask: np.ndarray  # (y, x) cleaned change mask
+    events: list[Event]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pixel_area_m2(self) -> float:
+        res = self.cube.geobox.resolution
+        return abs(res.x * res.y)
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Changed area that appeared by each scene date (events by their first changed look)."""
+        rows = []
+        total = 0.0
+        for scene in self.cube.scenes:
+            new = sum(e.area_m2 for e in self.events if e.after_date == scene.datetime)
+            total += new
+            rows.append({"date": scene.datetime, "new_m2": round(new, 1), "cumulative_m2": round(total, 1)})
+        return rows
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "sitewatch_version": __version__,
+            "site": {"id": self.site.id, "name": self.site.name},
+            "parameters": self.config.as_dict(),
+            "grid": {"crs": str(self.cube.geobox.crs), "shape": list(self.cube.geobox.shape.yx)},
+            "cube": {
+                "scenes": [s.as_dict() for s in self.cube.scenes],
+                "dropped": [s.as_dict() for s in self.cube.dropped],
+                "bands": self.cube.bands,
+            },
+            "noise_per_band": dict(zip(self.cube.bands, np.round(self.breaks.noise, 4).tolist(), strict=False)),
+            "results": {
+                "event_count": len(self.events),
+                "changed_area_m2": round(sum(e.area_m2 for e in self.events), 1),
+                "timeline": self.timeline(),
+            },
+            "timings_s": {k: round(v, 2) for k, v in self.timings_s.items()},
+        }
+
+
+def site_grid(site: Site, resolution_m: float, margin_m: float):
+    """(geobox, inside-site mask, inside site+margin mask) for a site."""
+    geobox = site_geobox(site, resolution_m, margin_m)
+    inside, kept = _masks(site, geobox, margin_m)
+    return geobox, inside, kept
+
+
+def _in_period(datetime_iso: str, start: str, end: str) -> bool:
+    return start <= datetime_iso[:10] <= end
+
+
+def load_cube(site: Site, config: MonitorConfig, reporter: StageReporter | None = None) -> SceneCube:
+    """Every source's scenes of the period on the site grid, merged in time order."""
+    from sitewatch.imagery.local_series import load_series, open_series
+
+    geobox, inside, kept = site_grid(site, config.resolution_m, config.margin_m)
+    cubes = []
+    for spec in config.sources:
+        path = Path(spec)
+        if path.exists():
+            sources = [s for s in open_series(path) if _in_period(s.time.iso or "", config.start, config.end)]
+            if not sources:
+                raise InputError(f"{path}: no scene dated between {config.start} and {config.end}")
+            cube = load_series(sources, geobox, inside, on_scene=_scene_progress(reporter))
+        else:
+            from sitewatch.imagery.stac import load_items, resolve_source, search_items
+
+            source = resolve_source(spec, config.collection)
+            items = search_items(
+                source, site, config.start, config.end, max_cloud=config.max_cloud, max_scenes=config.max_scenes
+            )
+            cube = load_items(items, source, geobox, inside, on_scene=_scene_progress(reporter))
+        cubes.append(cube)
+    cube = merge_cubes(cubes)
+    cube.data = cube.data.where(xr.DataArray(kept, dims=("y", "x")))
+    return cube
+
+
+def _scene_progress(reporter: StageReporter | None):
+    if reporter is None or not hasattr(reporter, "detail"):
+        return None
+    return lambda i, n, name: reporter.detail(f"scene {i}/{n}: {name}")
+
+
+def drop_unusable(cube: SceneCube, min_valid: float) -> SceneCube:
+    """Drop scenes whose site is mostly invalid (clouds, no data), noting why."""
+    fractions = cube.valid_fractions()
+    keep = fractions >= min_valid
+    for index, fraction in enumerate(fractions):
+        cube.scenes[index].valid_fraction = round(float(fraction), 3)
+        if not keep[index]:
+            cube.drop(index, f"only {fraction:.0%} of the site is clear (needs {min_valid:.0%})")
+    return cube.select(keep)
+
+
+def _region_dates(breaks: Breaks, labels: np.ndarray, region: int, cube: SceneCube) -> tuple[str, str, int]:
+    """Most common bracket among a region's pixels, and its median number of confirming looks."""
+    flat = labels.ravel() == region
+    after = breaks.first_after[flat]
+    after = after[after >= 0]
+    first_after = int(np.bincount(after).argmax())
+    same = flat.copy()
+    same[flat] = breaks.first_after[flat] == first_after
+    last_before = int(np.bincount(breaks.last_before[same][breaks.last_before[same] >= 0]).argmax())
+    confirmations = int(np.median(breaks.n_after[same]))
+    return cube.scenes[last_before].datetime, cube.scenes[first_after].datetime, confirmations
+
+
+def date_events(events: list[Event], breaks: Breaks, mask: np.ndarray, cube: SceneCube) -> list[Event]:
+    labels, _ = ndimage.label(mask, structure=EIGHT_CONNECTED)
+    for event in events:
+        event.before_date, event.after_date, event.confirmations = _region_dates(breaks, labels, event.region, cube)
+        event.sources = {"scenes": [s.id for s in cube.scenes if event.before_date <= s.datetime <= event.after_date]}
+    return events
+
+
+def run_monitor(site: Site, config: MonitorConfig, reporter: StageReporter | None = None) -> MonitorRun:
+    timings: dict[str, float] = {}
+    with _stage("Loading scenes", reporter, timings):
+        cube = load_cube(site, config, reporter)
+    with _stage("Dropping unusable scenes", reporter, timings):
+        cube = drop_unusable(cube, config.min_valid)
+    if len(cube) < 2 * config.breaks.min_obs:
+        raise InputError(
+            f"only {len(cube)} usable scene(s) between {config.start} and {config.end}; dating needs at least "
+            f"{2 * config.breaks.min_obs}: widen the period or the cloud limit"
+        )
+    bands = detection_bands(cube.bands, exclude_atmospheric=True)
+    values = cube.data.sel(band=bands).values  # (T, B, y, x)
+    t, b, h, w = values.shape
+    with _stage(f"Dating breaks in {h * w:,} pixel series of {t} looks", reporter, timings):
+        breaks = detect_breaks(values.reshape(t, b, h * w), config.breaks)
+    pixel_area = abs(cube.geobox.resolution.x * cube.geobox.resolution.y)
+    mask = clean_mask(breaks.changed.reshape(h, w), pixel_area, min_area_m2=config.min_area_m2)
+    magnitude = breaks.magnitude.reshape(h, w)
+    coords = {k: v for k, v in cube.data.coords.items() if k in ("y", "x", "spatial_ref")}
+    before = breaks.before_mean.reshape(b, h, w)
+    after = before + np.nan_to_num(breaks.shift.reshape(b, h, w))
+    pair = ImagePair(
+        xr.DataArray(before, dims=("band", "y", "x"), coords={"band": bands, **coords}),
+        xr.DataArray(after, dims=("band", "y", "x"), coords={"band": bands, **coords}),
+        (),  # type: ignore[arg-type]  # a series has no single before/after file
+        cube.geobox,
+        site,
+        cube.site_mask,
+    )
+    result = ChangeResult(
+        score=xr.DataArray(magnitude, dims=("y", "x"), coords=coords),
+        mask=xr.DataArray(mask, dims=("y", "x"), coords=coords),
+        threshold=config.breaks.min_magnitude,
+        config=DetectorConfig(method="timeseries", threshold="fixed", threshold_value=config.breaks.min_magnitude),
+        bands=bands,
+    )
+    with _stage("Turning changed regions into dated events", reporter, timings):
+        events = extract_events(result, pair, dates=(None, None), sources={})
+        events = date_events(events, breaks, mask, cube)
+    return MonitorRun(site, config, cube, breaks, mask, events, timings)
+
+
+def write_monitor_outputs(run: MonitorRun, out: str | Path, reporter: StageReporter | None = None) -> dict[str, Path]:
+    """summary.json, events (GeoJSON/GPKG/KML) and report.html, written together or not at all."""
+    from sitewatch.report.monitor import render_monitor_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        summary = run.summary()
+        (staging / "summary.json").write_text(json.dumps(summary, indent=1))
+        write_events(run.events, staging, metadata={"site": summary["site"], "parameters": summary["parameters"]})
+        with _stage("Rendering report", reporter, run.timings_s):
+            (staging / "report.html").write_text(render_monitor_report(run), encoding="utf-8")
+        written = {}
+        for path in sorted(staging.iterdir()):
+            target = out / path.name
+            path.replace(target)
+            written[path.name] = target
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def parse_day(text: str, option: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise InputError(f"{option} '{text}' is not a date; use YYYY-MM-DD") from exc
+

@@ -1,0 +1,104 @@
+"""The monitoring report: cube summary, timeline of changed area, dated events with chip strips.
+
+One self-contained HTML file like the two-date report: PNG chips inlined, the timeline
+drawn as inline SVG, analyst text escaped by Jinja2.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sitewatch.events import KIND_LABELS
+from sitewatch.report import chips
+from sitewatch.report.html import _environment
+
+if TYPE_CHECKING:
+    from sitewatch.monitor import MonitorRun
+
+#: Events given a strip of chips through time, and looks per strip.
+STRIP_EVENTS = 10
+STRIP_LOOKS = 8
+CHIP_MARGIN_PX = 8
+
+
+def timeline_svg(rows: list[dict[str, Any]], width: int = 760, height: int = 220) -> str:
+    """Cumulative changed m² against date, one point per look, as inline SVG."""
+    if not rows:
+        return ""
+    days = np.array([np.datetime64(r["date"][:10], "D").astype(int) for r in rows], dtype=float)
+    values = np.array([r["cumulative_m2"] for r in rows], dtype=float)
+    left, right, top, bottom = 70, 10, 10, 40
+    span = max(days.max() - days.min(), 1.0)
+    top_value = max(values.max(), 1.0)
+    xs = left + (days - days.min()) / span * (width - left - right)
+    ys = height - bottom - values / top_value * (height - top - bottom)
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
+    dots = "".join(
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(r["date"][:10])}: '
+        f'{r["cumulative_m2"]:,.0f} m² (+{r["new_m2"]:,.0f})</title></circle>'
+        for x, y, r in zip(xs, ys, rows, strict=True)
+    )
+    first, last = rows[0]["date"][:10], rows[-1]["date"][:10]
+    return (
+        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="changed area over time">'
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#57606a"/>'
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#57606a"/>'
+        f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" font-size="11">{top_value:,.0f} m²</text>'
+        f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end" font-size="11">0</text>'
+        f'<text x="{left}" y="{height - 15}" font-size="11">{escape(first)}</text>'
+        f'<text x="{width - right}" y="{height - 15}" text-anchor="end" font-size="11">{escape(last)}</text>'
+        f'<path d="{path}" fill="none" stroke="#cf222e" stroke-width="2"/><g fill="#cf222e">{dots}</g></svg>'
+    )
+
+
+def _event_window(run: MonitorRun, event) -> tuple[slice, slice]:
+    labels_rows, labels_cols = np.nonzero(_region_mask(run, event))
+    h, w = run.mask.shape
+    y0, y1 = max(labels_rows.min() - CHIP_MARGIN_PX, 0), min(labels_rows.max() + CHIP_MARGIN_PX + 1, h)
+    x0, x1 = max(labels_cols.min() - CHIP_MARGIN_PX, 0), min(labels_cols.max() + CHIP_MARGIN_PX + 1, w)
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _region_mask(run: MonitorRun, event) -> np.ndarray:
+    from scipy import ndimage
+
+    from sitewatch.events.extract import EIGHT_CONNECTED
+
+    labels, _ = ndimage.label(run.mask, structure=EIGHT_CONNECTED)
+    return labels == event.region
+
+
+def chip_strip(run: MonitorRun, event) -> list[dict[str, str]]:
+    """True-colour chips of the event's surroundings through time, around its break."""
+    rows, cols = _event_window(run, event)
+    region = _region_mask(run, event)[rows, cols]
+    dates = [s.datetime for s in run.cube.scenes]
+    after = dates.index(event.after_date) if event.after_date in dates else len(dates) // 2
+    picks = list(range(max(0, after - STRIP_LOOKS // 2), min(len(dates), after + STRIP_LOOKS // 2)))
+    bands = run.cube.bands
+    out = []
+    for index in picks:
+        image = run.cube.data.isel(time=index).values[:, rows, cols]
+        rgb = chips.rgb_chip(image, bands)
+        if index >= after:
+            rgb = chips.overlay(rgb, region)
+        role = "after (changed)" if index >= after else "before"
+        out.append({"date": dates[index][:10], "role": role, "src": chips.png_data_uri(rgb)})
+    return out
+
+
+def render_monitor_report(run: MonitorRun) -> str:
+    summary = run.summary()
+    context = {
+        "site": run.site,
+        "summary": summary,
+        "events": run.events,
+        "kind_labels": KIND_LABELS,
+        "timeline": timeline_svg(summary["results"]["timeline"]),
+        "strips": {e.id: chip_strip(run, e) for e in run.events[:STRIP_EVENTS]},
+        "changed_area_m2": summary["results"]["changed_area_m2"],
+    }
+    return _environment.get_template("monitor.html.j2").render(**context)
