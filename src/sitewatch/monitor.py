@@ -252,4 +252,3 @@ def parse_day(text: str, option: str) -> str:
         return date.fromisoformat(text).isoformat()
     except ValueError as exc:
         raise InputError(f"{option} '{text}' is not a date; use YYYY-MM-DD") from exc
-

@@ -38,7 +38,7 @@ def timeline_svg(rows: list[dict[str, Any]], width: int = 760, height: int = 220
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(zip(xs, ys, strict=True)))
     dots = "".join(
         f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(r["date"][:10])}: '
-        f'{r["cumulative_m2"]:,.0f} m² (+{r["new_m2"]:,.0f})</title></circle>'
+        f"{r['cumulative_m2']:,.0f} m² (+{r['new_m2']:,.0f})</title></circle>"
         for x, y, r in zip(xs, ys, rows, strict=True)
     )
     first, last = rows[0]["date"][:10], rows[-1]["date"][:10]
