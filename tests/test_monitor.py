@@ -76,6 +76,9 @@ def test_monitor_dates_the_real_change(monitor_run):
     assert len(summary["cube"]["scenes"]) == 8
     assert [s["id"] for s in summary["cube"]["dropped"]] == ["paris_2017-11-09.tif"]
     assert "clear" in summary["cube"]["dropped"][0]["notes"][-1]
+    notes = [n for scene in summary["cube"]["scenes"] for n in scene["notes"]]
+    assert notes.count("co-registration reference") == 1
+    assert all(abs(v) < 0.5 for scene in summary["cube"]["scenes"] for v in scene["shift_px"])  # same real grid
     events = json.loads((out / "events.geojson").read_text())["features"]
     assert events and summary["results"]["event_count"] == len(events)
     between = [
@@ -96,6 +99,24 @@ def test_monitor_report(monitor_run):
     assert "<svg" in html and "changed area over time" in html
     assert html.count("data:image/png;base64,") >= 4  # chip strips through time
     assert "paris_2017-11-09.tif" in html  # the dropped scene is listed, with why
+
+
+def test_monitor_with_normalisation(scene_folder, tmp_path):
+    city, folder = scene_folder
+    args = ("--from", "2016-10-01", "--to", "2017-12-31", "--source", folder, "--out", tmp_path, "--normalise")
+    result = sitewatch("monitor", city / "paris.geojson", *args)
+    assert result.returncode == 0, result.stderr
+    scenes = json.loads((tmp_path / "summary.json").read_text())["cube"]["scenes"]
+    reference = next(s for s in scenes if "co-registration reference" in s["notes"])
+    same, other = [], []
+    for scene in scenes:
+        if scene["normalisation"]:
+            gains = [scene["normalisation"][b][0] for b in ("blue", "green", "red", "nir", "swir16")]
+            (same if scene["id"][6:10] == reference["id"][6:10] else other).append(gains)
+    # looks of the reference's own date differ from it by ~1 % gain: normalisation finds ~1
+    assert same and np.abs(np.array(same) - 1).max() < 0.06
+    # looks of the other real date get one consistent correction (real sun/season difference)
+    assert other and np.array(other).std(axis=0).max() < 0.05
 
 
 def test_monitor_bad_input(scene_folder, tmp_path):

@@ -51,6 +51,10 @@ class MonitorConfig:
     margin_m: float = DEFAULT_MARGIN_M
     min_valid: float = DEFAULT_MIN_VALID
     min_area_m2: float = 500.0
+    coregister: bool = True
+    max_shift_px: float = 1.5
+    normalise: bool = False
+    composite: str | None = None  # None, "month" or "quarter"
     breaks: BreakConfig = field(default_factory=BreakConfig)
 
     def as_dict(self) -> dict[str, Any]:
@@ -187,6 +191,21 @@ def run_monitor(site: Site, config: MonitorConfig, reporter: StageReporter | Non
         cube = load_cube(site, config, reporter)
     with _stage("Dropping unusable scenes", reporter, timings):
         cube = drop_unusable(cube, config.min_valid)
+    if config.coregister and len(cube) > 1:
+        from sitewatch.imagery.coregister import coregister
+
+        with _stage("Co-registering scenes (phase correlation)", reporter, timings):
+            cube = coregister(cube, max_shift_px=config.max_shift_px)
+    if config.normalise and len(cube) > 1:
+        from sitewatch.imagery.normalize import normalise
+
+        with _stage("Normalising radiometry on invariant pixels", reporter, timings):
+            cube = normalise(cube)
+    if config.composite:
+        from sitewatch.imagery.composite import composite
+
+        with _stage(f"Median composites per {config.composite}", reporter, timings):
+            cube = composite(cube, config.composite)
     if len(cube) < 2 * config.breaks.min_obs:
         raise InputError(
             f"only {len(cube)} usable scene(s) between {config.start} and {config.end}; dating needs at least "

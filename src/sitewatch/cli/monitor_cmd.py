@@ -45,6 +45,16 @@ def monitor(
     min_magnitude: Annotated[
         float, typer.Option(help="Smallest break, in robust standard deviations over the image.")
     ] = 3.0,
+    coregister: Annotated[
+        bool, typer.Option("--coregister/--no-coregister", help="Phase-correlate every scene to the clearest one.")
+    ] = True,
+    max_shift: Annotated[float, typer.Option(help="Drop scenes shifted more than this, pixels.")] = 1.5,
+    normalise: Annotated[
+        bool, typer.Option("--normalise/--no-normalise", help="Relative radiometric normalisation (IR-MAD invariants).")
+    ] = False,
+    composite: Annotated[
+        str | None, typer.Option(help="Median composites per 'month' or 'quarter' before dating.")
+    ] = None,
     max_area_km2: Annotated[float, typer.Option(help="Refuse site polygons larger than this.")] = DEFAULT_MAX_AREA_KM2,
 ) -> None:
     """Date the changes at a site from every usable scene between --from and --to."""
@@ -55,6 +65,8 @@ def monitor(
         raise InputError(f"--min-valid must be between 0 and 1, not {min_valid}")
     if min_obs < 1:
         raise InputError(f"--min-obs must be 1 or more, not {min_obs}")
+    if composite is not None and composite not in ("month", "quarter"):
+        raise InputError(f"--composite '{composite}' is not known; use month or quarter")
     if resolution <= 0:
         raise InputError(f"--resolution must be a positive number of metres, not {resolution}")
     site_file = read_sites(site, max_area_km2=max_area_km2)
@@ -70,6 +82,10 @@ def monitor(
         margin_m=margin,
         min_valid=min_valid,
         min_area_m2=min_area,
+        coregister=coregister,
+        max_shift_px=max_shift,
+        normalise=normalise,
+        composite=composite,
         breaks=BreakConfig(min_obs=min_obs, min_magnitude=min_magnitude),
     )
     with StageProgress() as progress:
