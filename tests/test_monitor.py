@@ -8,6 +8,7 @@ change between the dates must come out as events dated between the two real date
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, timedelta
 
 import numpy as np
@@ -66,7 +67,7 @@ def monitor_run(scene_folder, tmp_path_factory):
     city, folder = scene_folder
     out = tmp_path_factory.mktemp("monitor")
     args = ("--from", "2016-10-01", "--to", "2017-12-31", "--source", folder, "--out", out)
-    return sitewatch("monitor", city / "paris.geojson", *args), out
+    return sitewatch("monitor", city / "paris.geojson", *args, "--cache", out / "cache"), out
 
 
 def test_monitor_dates_the_real_change(monitor_run):
@@ -103,7 +104,18 @@ def test_monitor_report(monitor_run):
 
 def test_monitor_with_normalisation(scene_folder, tmp_path):
     city, folder = scene_folder
-    args = ("--from", "2016-10-01", "--to", "2017-12-31", "--source", folder, "--out", tmp_path, "--normalise")
+    args = (
+        "--from",
+        "2016-10-01",
+        "--to",
+        "2017-12-31",
+        "--source",
+        folder,
+        "--out",
+        tmp_path,
+        "--normalise",
+        "--no-cache",
+    )
     result = sitewatch("monitor", city / "paris.geojson", *args)
     assert result.returncode == 0, result.stderr
     scenes = json.loads((tmp_path / "summary.json").read_text())["cube"]["scenes"]
@@ -117,6 +129,23 @@ def test_monitor_with_normalisation(scene_folder, tmp_path):
     assert same and np.abs(np.array(same) - 1).max() < 0.06
     # looks of the other real date get one consistent correction (real sun/season difference)
     assert other and np.array(other).std(axis=0).max() < 0.05
+
+
+def test_second_run_reads_the_cached_cube(monitor_run, scene_folder, tmp_path):
+    city, folder = scene_folder
+    _, first_out = monitor_run
+    args = ("--from", "2016-10-01", "--to", "2017-12-31", "--source", folder, "--cache", first_out / "cache")
+    again = sitewatch("monitor", city / "paris.geojson", *args, "--out", tmp_path / "again")
+    assert again.returncode == 0, again.stderr
+    assert "read from the cache" in again.stdout and "Loading scenes" not in again.stderr
+    first = json.loads((first_out / "events.geojson").read_text())["features"]
+    second = json.loads((tmp_path / "again" / "events.geojson").read_text())["features"]
+    assert [f["properties"] for f in first] == [f["properties"] for f in second]
+    # a changed input file is a different cube
+    newest = sorted(folder.glob("*.tif"))[-1]
+    os.utime(newest, ns=(newest.stat().st_atime_ns, newest.stat().st_mtime_ns + 10**9))
+    changed = sitewatch("monitor", city / "paris.geojson", *args, "--out", tmp_path / "changed")
+    assert changed.returncode == 0 and "read from the cache" not in changed.stdout
 
 
 def test_monitor_bad_input(scene_folder, tmp_path):

@@ -72,6 +72,7 @@ class MonitorRun:
     mask: np.ndarray  # (y, x) cleaned change mask
     events: list[Event]
     timings_s: dict[str, float] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pixel_area_m2(self) -> float:
@@ -105,6 +106,7 @@ class MonitorRun:
                 "changed_area_m2": round(sum(e.area_m2 for e in self.events), 1),
                 "timeline": self.timeline(),
             },
+            "cache": self.cache,
             "timings_s": {k: round(v, 2) for k, v in self.timings_s.items()},
         }
 
@@ -120,30 +122,91 @@ def _in_period(datetime_iso: str, start: str, end: str) -> bool:
     return start <= datetime_iso[:10] <= end
 
 
-def load_cube(site: Site, config: MonitorConfig, reporter: StageReporter | None = None) -> SceneCube:
-    """Every source's scenes of the period on the site grid, merged in time order."""
-    from sitewatch.imagery.local_series import load_series, open_series
+@dataclass
+class PlannedSource:
+    """One source's scenes for the period, found but not read yet."""
 
-    geobox, inside, kept = site_grid(site, config.resolution_m, config.margin_m)
-    cubes = []
+    spec: str
+    scenes: list[Any]  # ImageSource (local) or pystac.Item (STAC)
+    stac: Any = None  # StacSource for STAC specs
+
+    def fingerprint(self) -> list[dict[str, Any]]:
+        from sitewatch.imagery.cache import file_fingerprint
+
+        if self.stac is None:
+            return [file_fingerprint(b.path) for s in self.scenes for b in s.bands]
+        return [
+            {
+                "id": item.id,
+                "updated": item.properties.get("updated"),
+                "assets": sorted(a.href for a in item.assets.values()),
+            }
+            for item in self.scenes
+        ]
+
+
+def plan_sources(site: Site, config: MonitorConfig) -> list[PlannedSource]:
+    """Search every source for the period (cheap: metadata only)."""
+    from sitewatch.imagery.local_series import open_series
+
+    planned = []
     for spec in config.sources:
         path = Path(spec)
         if path.exists():
-            sources = [s for s in open_series(path) if _in_period(s.time.iso or "", config.start, config.end)]
-            if not sources:
+            scenes = [s for s in open_series(path) if _in_period(s.time.iso or "", config.start, config.end)]
+            if not scenes:
                 raise InputError(f"{path}: no scene dated between {config.start} and {config.end}")
-            cube = load_series(sources, geobox, inside, on_scene=_scene_progress(reporter))
+            planned.append(PlannedSource(spec, scenes))
         else:
-            from sitewatch.imagery.stac import load_items, resolve_source, search_items
+            from sitewatch.imagery.stac import resolve_source, search_items
 
             source = resolve_source(spec, config.collection)
             items = search_items(
                 source, site, config.start, config.end, max_cloud=config.max_cloud, max_scenes=config.max_scenes
             )
-            cube = load_items(items, source, geobox, inside, on_scene=_scene_progress(reporter))
-        cubes.append(cube)
+            planned.append(PlannedSource(spec, items, source))
+    return planned
+
+
+def load_cube(
+    site: Site, config: MonitorConfig, planned: list[PlannedSource], reporter: StageReporter | None = None
+) -> SceneCube:
+    """Every planned scene read onto the site grid, merged in time order."""
+    from sitewatch.imagery.local_series import load_series
+    from sitewatch.imagery.stac import load_items
+
+    geobox, inside, kept = site_grid(site, config.resolution_m, config.margin_m)
+    cubes = []
+    for plan in planned:
+        if plan.stac is None:
+            cubes.append(load_series(plan.scenes, geobox, inside, on_scene=_scene_progress(reporter)))
+        else:
+            cubes.append(load_items(plan.scenes, plan.stac, geobox, inside, on_scene=_scene_progress(reporter)))
     cube = merge_cubes(cubes)
     cube.data = cube.data.where(xr.DataArray(kept, dims=("y", "x")))
+    return cube
+
+
+def _clean_cube(site: Site, config: MonitorConfig, planned, reporter, timings) -> SceneCube:
+    with _stage("Loading scenes", reporter, timings):
+        cube = load_cube(site, config, planned, reporter)
+    with _stage("Dropping unusable scenes", reporter, timings):
+        cube = drop_unusable(cube, config.min_valid)
+    if config.coregister and len(cube) > 1:
+        from sitewatch.imagery.coregister import coregister
+
+        with _stage("Co-registering scenes (phase correlation)", reporter, timings):
+            cube = coregister(cube, max_shift_px=config.max_shift_px)
+    if config.normalise and len(cube) > 1:
+        from sitewatch.imagery.normalize import normalise
+
+        with _stage("Normalising radiometry on invariant pixels", reporter, timings):
+            cube = normalise(cube)
+    if config.composite:
+        from sitewatch.imagery.composite import composite
+
+        with _stage(f"Median composites per {config.composite}", reporter, timings):
+            cube = composite(cube, config.composite)
     return cube
 
 
@@ -185,27 +248,33 @@ def date_events(events: list[Event], breaks: Breaks, mask: np.ndarray, cube: Sce
     return events
 
 
-def run_monitor(site: Site, config: MonitorConfig, reporter: StageReporter | None = None) -> MonitorRun:
+def run_monitor(
+    site: Site, config: MonitorConfig, reporter: StageReporter | None = None, cache_dir: str | Path | None = None
+) -> MonitorRun:
+    """Search, load and clean (or read the cached cube), date breaks, make events."""
     timings: dict[str, float] = {}
-    with _stage("Loading scenes", reporter, timings):
-        cube = load_cube(site, config, reporter)
-    with _stage("Dropping unusable scenes", reporter, timings):
-        cube = drop_unusable(cube, config.min_valid)
-    if config.coregister and len(cube) > 1:
-        from sitewatch.imagery.coregister import coregister
+    with _stage("Searching the sources", reporter, timings):
+        planned = plan_sources(site, config)
+    cache: dict[str, Any] = {"used": cache_dir is not None}
+    if cache_dir is not None:
+        from sitewatch.imagery.cache import cached, cube_key, load_cached_cube, save_cube
 
-        with _stage("Co-registering scenes (phase correlation)", reporter, timings):
-            cube = coregister(cube, max_shift_px=config.max_shift_px)
-    if config.normalise and len(cube) > 1:
-        from sitewatch.imagery.normalize import normalise
-
-        with _stage("Normalising radiometry on invariant pixels", reporter, timings):
-            cube = normalise(cube)
-    if config.composite:
-        from sitewatch.imagery.composite import composite
-
-        with _stage(f"Median composites per {config.composite}", reporter, timings):
-            cube = composite(cube, config.composite)
+        parts = {
+            "site": site.geometry.wkt,
+            "config": {k: v for k, v in config.as_dict().items() if k not in ("breaks", "min_area_m2")},
+            "inputs": [p.fingerprint() for p in planned],
+        }
+        path = Path(cache_dir) / f"{cube_key(parts)}.zarr"
+        cache.update(path=str(path), hit=cached(path))
+        if cache["hit"]:
+            with _stage("Reading the cleaned cube from the cache", reporter, timings):
+                cube = load_cached_cube(path)
+        else:
+            cube = _clean_cube(site, config, planned, reporter, timings)
+            with _stage("Caching the cleaned cube (Zarr)", reporter, timings):
+                save_cube(cube, path)
+    else:
+        cube = _clean_cube(site, config, planned, reporter, timings)
     if len(cube) < 2 * config.breaks.min_obs:
         raise InputError(
             f"only {len(cube)} usable scene(s) between {config.start} and {config.end}; dating needs at least "
@@ -240,7 +309,7 @@ def run_monitor(site: Site, config: MonitorConfig, reporter: StageReporter | Non
     with _stage("Turning changed regions into dated events", reporter, timings):
         events = extract_events(result, pair, dates=(None, None), sources={})
         events = date_events(events, breaks, mask, cube)
-    return MonitorRun(site, config, cube, breaks, mask, events, timings)
+    return MonitorRun(site, config, cube, breaks, mask, events, timings, cache)
 
 
 def write_monitor_outputs(run: MonitorRun, out: str | Path, reporter: StageReporter | None = None) -> dict[str, Path]:

@@ -226,3 +226,21 @@ def test_local_series_merges_with_stac_scenes(stack, site, local_pair, oscd_city
     assert merged.bands == [b for b in local.bands if b in remote.bands] == remote.bands
     assert list(merged.times) == sorted(merged.times)
     assert {s.source for s in merged.scenes} == {"local", f"stac:{stack.api.url}"}
+
+
+def test_monitor_from_stac_then_from_the_cache(stack, site, tmp_path):
+    """The whole monitor job on the STAC server; the re-run reads no pixel from it."""
+    from sitewatch.monitor import MonitorConfig, run_monitor
+
+    config = MonitorConfig(
+        start="2016-10-01", end="2017-12-31", sources=[stack.api.url], collection="oscd", max_cloud=50
+    )
+    first = run_monitor(site, config, cache_dir=tmp_path)
+    assert stack.assets.faults()["seen"] > 0  # pixels were read (and the counter reset)
+    assert not first.cache["hit"] and len(first.cube) == 8
+    assert [s.id for s in first.cube.dropped] == ["paris-missing"]
+    assert first.events and all(e.before_date <= "2016-11-30T23" < "2017-11-07" <= e.after_date for e in first.events)
+    second = run_monitor(site, config, cache_dir=tmp_path)
+    assert second.cache["hit"]
+    assert stack.assets.faults()["seen"] == 0  # nothing downloaded
+    assert [e.properties() for e in second.events] == [e.properties() for e in first.events]

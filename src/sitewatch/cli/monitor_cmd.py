@@ -13,6 +13,7 @@ from sitewatch.cli.console import StageProgress, console, stdout
 from sitewatch.detect.timeseries import BreakConfig
 from sitewatch.errors import InputError
 from sitewatch.imagery import DEFAULT_MARGIN_M
+from sitewatch.imagery.cache import default_cache_dir
 from sitewatch.monitor import DEFAULT_MIN_VALID, MonitorConfig, parse_day, run_monitor, write_monitor_outputs
 from sitewatch.sites import DEFAULT_MAX_AREA_KM2, read_sites
 
@@ -55,6 +56,10 @@ def monitor(
     composite: Annotated[
         str | None, typer.Option(help="Median composites per 'month' or 'quarter' before dating.")
     ] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="Folder of cleaned cubes (Zarr), reused when the inputs are the same.")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cube cache.")] = False,
     max_area_km2: Annotated[float, typer.Option(help="Refuse site polygons larger than this.")] = DEFAULT_MAX_AREA_KM2,
 ) -> None:
     """Date the changes at a site from every usable scene between --from and --to."""
@@ -89,7 +94,8 @@ def monitor(
         breaks=BreakConfig(min_obs=min_obs, min_magnitude=min_magnitude),
     )
     with StageProgress() as progress:
-        run = run_monitor(chosen, config, reporter=progress)
+        cache_dir = None if no_cache else (cache or default_cache_dir())
+        run = run_monitor(chosen, config, reporter=progress, cache_dir=cache_dir)
         written = write_monitor_outputs(run, out, reporter=progress)
     results = run.summary()["results"]
     stdout.print(
@@ -103,4 +109,6 @@ def monitor(
         )
     for scene in run.cube.dropped:
         console.print(f"[yellow]dropped:[/] {escape(scene.id)}: {escape(scene.notes[-1])}")
+    if run.cache.get("hit"):
+        stdout.print(f"Cleaned cube read from the cache: {escape(run.cache['path'])}")
     stdout.print(f"Report: [bold]{escape(str(written['report.html']))}[/]")
