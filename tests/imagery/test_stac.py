@@ -244,3 +244,10 @@ def test_monitor_from_stac_then_from_the_cache(stack, site, tmp_path):
     assert second.cache["hit"]
     assert stack.assets.faults()["seen"] == 0  # nothing downloaded
     assert [e.properties() for e in second.events] == [e.properties() for e in first.events]
+
+
+def test_asset_server_hiccups_are_retried(stack, site, local_pair):
+    items = search_items(_source(stack), site, "2016-11-29", "2016-12-01")
+    stack.assets.faults(fail=2, status=503)
+    cube = load_items(items, _source(stack), local_pair.geobox, local_pair.site_mask)
+    assert len(cube) == 1 and not cube.dropped

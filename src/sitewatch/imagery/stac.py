@@ -266,6 +266,11 @@ def load_items(
 
     from sitewatch.imagery.masks import valid_from_mask_band
 
+    # Pixel reads go through GDAL: retry transient HTTP errors with back-off there too.
+    odc.stac.configure_rio(
+        cloud_defaults=True, GDAL_HTTP_MAX_RETRY="4", GDAL_HTTP_RETRY_DELAY="0.5", GDAL_HTTP_TIMEOUT="60"
+    )
+
     if signer is None and source.signer == "planetary-computer":
         signer = planetary_computer_signer()
     assets = [_band_assets(i, _collection_of(i, source)) for i in items]
