@@ -104,21 +104,12 @@ def test_monitor_report(monitor_run):
 
 def test_monitor_with_normalisation(scene_folder, tmp_path):
     city, folder = scene_folder
-    args = (
-        "--from",
-        "2016-10-01",
-        "--to",
-        "2017-12-31",
-        "--source",
-        folder,
-        "--out",
-        tmp_path,
-        "--normalise",
-        "--no-cache",
-    )
-    result = sitewatch("monitor", city / "paris.geojson", *args)
+    period = ("--from", "2016-10-01", "--to", "2017-12-31")
+    options = ("--normalise", "--no-cache", "--cloud-mask", "s2cloudless")
+    result = sitewatch("monitor", city / "paris.geojson", *period, "--source", folder, "--out", tmp_path, *options)
     assert result.returncode == 0, result.stderr
     scenes = json.loads((tmp_path / "summary.json").read_text())["cube"]["scenes"]
+    assert all(any(n.startswith("s2cloudless: ") for n in s["notes"]) for s in scenes)
     reference = next(s for s in scenes if "co-registration reference" in s["notes"])
     same, other = [], []
     for scene in scenes:

@@ -51,6 +51,7 @@ class MonitorConfig:
     margin_m: float = DEFAULT_MARGIN_M
     min_valid: float = DEFAULT_MIN_VALID
     min_area_m2: float = 500.0
+    cloud_mask: str = "provider"  # "provider" (SCL / QA_PIXEL when the source has them) or "s2cloudless"
     coregister: bool = True
     max_shift_px: float = 1.5
     normalise: bool = False
@@ -190,6 +191,9 @@ def load_cube(
 def _clean_cube(site: Site, config: MonitorConfig, planned, reporter, timings) -> SceneCube:
     with _stage("Loading scenes", reporter, timings):
         cube = load_cube(site, config, planned, reporter)
+    if config.cloud_mask == "s2cloudless":
+        with _stage("Masking clouds with s2cloudless", reporter, timings):
+            cube = mask_clouds_s2cloudless(cube)
     with _stage("Dropping unusable scenes", reporter, timings):
         cube = drop_unusable(cube, config.min_valid)
     if config.coregister and len(cube) > 1:
@@ -214,6 +218,20 @@ def _scene_progress(reporter: StageReporter | None):
     if reporter is None or not hasattr(reporter, "detail"):
         return None
     return lambda i, n, name: reporter.detail(f"scene {i}/{n}: {name}")
+
+
+def mask_clouds_s2cloudless(cube: SceneCube) -> SceneCube:
+    """Clouds of Sentinel-2 L1C scenes (which carry no SCL) masked out with s2cloudless."""
+    from sitewatch.imagery.masks import s2cloudless_valid
+
+    data = cube.data.values.copy()
+    for index, scene in enumerate(cube.scenes):
+        valid = s2cloudless_valid(data[index], cube.bands)
+        data[index][:, ~valid] = np.nan
+        share = float((~valid)[cube.site_mask].mean()) if cube.site_mask.any() else float((~valid).mean())
+        scene.notes.append(f"s2cloudless: {share:.0%} of the site clouded")
+    cube.data = cube.data.copy(data=data)
+    return cube
 
 
 def drop_unusable(cube: SceneCube, min_valid: float) -> SceneCube:

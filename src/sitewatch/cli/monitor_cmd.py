@@ -46,6 +46,10 @@ def monitor(
     min_magnitude: Annotated[
         float, typer.Option(help="Smallest break, in robust standard deviations over the image.")
     ] = 3.0,
+    cloud_mask: Annotated[
+        str,
+        typer.Option(help="provider (SCL / QA_PIXEL from the catalogue) or s2cloudless (Sentinel-2 L1C bands)."),
+    ] = "provider",
     coregister: Annotated[
         bool, typer.Option("--coregister/--no-coregister", help="Phase-correlate every scene to the clearest one.")
     ] = True,
@@ -70,6 +74,8 @@ def monitor(
         raise InputError(f"--min-valid must be between 0 and 1, not {min_valid}")
     if min_obs < 1:
         raise InputError(f"--min-obs must be 1 or more, not {min_obs}")
+    if cloud_mask not in ("provider", "s2cloudless"):
+        raise InputError(f"--cloud-mask '{cloud_mask}' is not known; use provider or s2cloudless")
     if composite is not None and composite not in ("month", "quarter"):
         raise InputError(f"--composite '{composite}' is not known; use month or quarter")
     if resolution <= 0:
@@ -87,6 +93,7 @@ def monitor(
         margin_m=margin,
         min_valid=min_valid,
         min_area_m2=min_area,
+        cloud_mask=cloud_mask,
         coregister=coregister,
         max_shift_px=max_shift,
         normalise=normalise,

@@ -47,8 +47,20 @@ def valid_from_mask_band(values: np.ndarray, name: str) -> np.ndarray:
     raise ValueError(f"unknown quality band '{name}'")
 
 
+#: Cloud probability above which s2cloudless marks a pixel as cloud. Its own default, 0.4,
+#: flags bright roofs as cloud: on the 14 cloud-free labelled OSCD cities it masked up to
+#: 16 % of a city (Bercy, Beihai) at 0.4 and at most 1.5 % at 0.7. For a tool that looks for
+#: new bright roofs, masking them is the worse error.
+S2CLOUDLESS_THRESHOLD = 0.7
+
+
 def s2cloudless_valid(
-    image: np.ndarray, band_keys: list[str], *, threshold: float = 0.4, dilation: int = 2, scale: float = 1e-4
+    image: np.ndarray,
+    band_keys: list[str],
+    *,
+    threshold: float = S2CLOUDLESS_THRESHOLD,
+    dilation: int = 2,
+    scale: float = 1e-4,
 ) -> np.ndarray:
     """Cloud-free pixels of a Sentinel-2 L1C image (band, y, x in DN) by s2cloudless.
 
@@ -68,6 +80,6 @@ def s2cloudless_valid(
     stack = np.stack([image[band_keys.index(b)] for b in S2CLOUDLESS_BANDS], axis=-1) * scale
     nodata = ~np.isfinite(stack).all(axis=-1)
     stack = np.nan_to_num(stack, nan=0.0).astype("float32")
-    detector = S2PixelCloudDetector(threshold=threshold, average_over=2, dilation_size=dilation, all_bands=False)
+    detector = S2PixelCloudDetector(threshold=threshold, average_over=4, dilation_size=dilation, all_bands=False)
     clouds = detector.get_cloud_masks(stack[np.newaxis])[0].astype(bool)
     return ~clouds & ~nodata
