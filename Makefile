@@ -26,3 +26,4 @@ bench: $(STAMP)
 	$(VENV)/bin/sitewatch bench landsat ../shared/data/landsat-cd
 	$(VENV)/bin/sitewatch bench oscd ../shared/data/oscd
 	$(VENV)/bin/python bench/throughput.py
+	$(VENV)/bin/python bench/timeseries.py
