@@ -29,10 +29,10 @@ from sitewatch.detect.timeseries import BreakConfig, Breaks, detect_breaks
 from sitewatch.errors import InputError
 from sitewatch.events.export import write_events
 from sitewatch.events.extract import EIGHT_CONNECTED, Event, extract_events
-from sitewatch.imagery.align import ImagePair, _masks
+from sitewatch.imagery.align import ImagePair, site_masks
 from sitewatch.imagery.grid import DEFAULT_MARGIN_M, site_geobox
 from sitewatch.imagery.scenes import SceneCube, merge_cubes
-from sitewatch.pipeline import StageReporter, _stage
+from sitewatch.pipeline import StageReporter, timed_stage
 from sitewatch.sites import Site
 
 #: Scenes with less valid site area than this are dropped before dating.
@@ -71,6 +71,7 @@ class MonitorRun:
     cube: SceneCube
     breaks: Breaks
     mask: np.ndarray  # (y, x) cleaned change mask
+    labels: np.ndarray  # (y, x) region label of each changed pixel (Event.region), 0 elsewhere
     events: list[Event]
     timings_s: dict[str, float] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
@@ -115,7 +116,7 @@ class MonitorRun:
 def site_grid(site: Site, resolution_m: float, margin_m: float):
     """(geobox, inside-site mask, inside site+margin mask) for a site."""
     geobox = site_geobox(site, resolution_m, margin_m)
-    inside, kept = _masks(site, geobox, margin_m)
+    inside, kept = site_masks(site, geobox, margin_m)
     return geobox, inside, kept
 
 
@@ -189,27 +190,27 @@ def load_cube(
 
 
 def _clean_cube(site: Site, config: MonitorConfig, planned, reporter, timings) -> SceneCube:
-    with _stage("Loading scenes", reporter, timings):
+    with timed_stage("Loading scenes", reporter, timings):
         cube = load_cube(site, config, planned, reporter)
     if config.cloud_mask == "s2cloudless":
-        with _stage("Masking clouds with s2cloudless", reporter, timings):
+        with timed_stage("Masking clouds with s2cloudless", reporter, timings):
             cube = mask_clouds_s2cloudless(cube)
-    with _stage("Dropping unusable scenes", reporter, timings):
+    with timed_stage("Dropping unusable scenes", reporter, timings):
         cube = drop_unusable(cube, config.min_valid)
     if config.coregister and len(cube) > 1:
         from sitewatch.imagery.coregister import coregister
 
-        with _stage("Co-registering scenes (phase correlation)", reporter, timings):
+        with timed_stage("Co-registering scenes (phase correlation)", reporter, timings):
             cube = coregister(cube, max_shift_px=config.max_shift_px)
     if config.normalise and len(cube) > 1:
         from sitewatch.imagery.normalize import normalise
 
-        with _stage("Normalising radiometry on invariant pixels", reporter, timings):
+        with timed_stage("Normalising radiometry on invariant pixels", reporter, timings):
             cube = normalise(cube)
     if config.composite:
         from sitewatch.imagery.composite import composite
 
-        with _stage(f"Median composites per {config.composite}", reporter, timings):
+        with timed_stage(f"Median composites per {config.composite}", reporter, timings):
             cube = composite(cube, config.composite)
     return cube
 
@@ -258,8 +259,7 @@ def _region_dates(breaks: Breaks, labels: np.ndarray, region: int, cube: SceneCu
     return cube.scenes[last_before].datetime, cube.scenes[first_after].datetime, confirmations
 
 
-def date_events(events: list[Event], breaks: Breaks, mask: np.ndarray, cube: SceneCube) -> list[Event]:
-    labels, _ = ndimage.label(mask, structure=EIGHT_CONNECTED)
+def date_events(events: list[Event], breaks: Breaks, labels: np.ndarray, cube: SceneCube) -> list[Event]:
     for event in events:
         event.before_date, event.after_date, event.confirmations = _region_dates(breaks, labels, event.region, cube)
         event.sources = {"scenes": [s.id for s in cube.scenes if event.before_date <= s.datetime <= event.after_date]}
@@ -271,7 +271,7 @@ def run_monitor(
 ) -> MonitorRun:
     """Search, load and clean (or read the cached cube), date breaks, make events."""
     timings: dict[str, float] = {}
-    with _stage("Searching the sources", reporter, timings):
+    with timed_stage("Searching the sources", reporter, timings):
         planned = plan_sources(site, config)
     cache: dict[str, Any] = {"used": cache_dir is not None}
     if cache_dir is not None:
@@ -285,11 +285,11 @@ def run_monitor(
         path = Path(cache_dir) / f"{cube_key(parts)}.zarr"
         cache.update(path=str(path), hit=cached(path))
         if cache["hit"]:
-            with _stage("Reading the cleaned cube from the cache", reporter, timings):
+            with timed_stage("Reading the cleaned cube from the cache", reporter, timings):
                 cube = load_cached_cube(path)
         else:
             cube = _clean_cube(site, config, planned, reporter, timings)
-            with _stage("Caching the cleaned cube (Zarr)", reporter, timings):
+            with timed_stage("Caching the cleaned cube (Zarr)", reporter, timings):
                 save_cube(cube, path)
     else:
         cube = _clean_cube(site, config, planned, reporter, timings)
@@ -301,7 +301,7 @@ def run_monitor(
     bands = detection_bands(cube.bands, exclude_atmospheric=True)
     values = cube.data.sel(band=bands).values  # (T, B, y, x)
     t, b, h, w = values.shape
-    with _stage(f"Dating breaks in {h * w:,} pixel series of {t} looks", reporter, timings):
+    with timed_stage(f"Dating breaks in {h * w:,} pixel series of {t} looks", reporter, timings):
         breaks = detect_breaks(values.reshape(t, b, h * w), config.breaks)
     pixel_area = abs(cube.geobox.resolution.x * cube.geobox.resolution.y)
     mask = clean_mask(breaks.changed.reshape(h, w), pixel_area, min_area_m2=config.min_area_m2)
@@ -324,10 +324,11 @@ def run_monitor(
         config=DetectorConfig(method="timeseries", threshold="fixed", threshold_value=config.breaks.min_magnitude),
         bands=bands,
     )
-    with _stage("Turning changed regions into dated events", reporter, timings):
+    with timed_stage("Turning changed regions into dated events", reporter, timings):
         events = extract_events(result, pair, dates=(None, None), sources={})
-        events = date_events(events, breaks, mask, cube)
-    return MonitorRun(site, config, cube, breaks, mask, events, timings, cache)
+        labels, _ = ndimage.label(mask, structure=EIGHT_CONNECTED)  # the labelling extract_events used
+        events = date_events(events, breaks, labels, cube)
+    return MonitorRun(site, config, cube, breaks, mask, labels, events, timings, cache)
 
 
 def write_monitor_outputs(run: MonitorRun, out: str | Path, reporter: StageReporter | None = None) -> dict[str, Path]:
@@ -341,7 +342,7 @@ def write_monitor_outputs(run: MonitorRun, out: str | Path, reporter: StageRepor
         summary = run.summary()
         (staging / "summary.json").write_text(json.dumps(summary, indent=1))
         write_events(run.events, staging, metadata={"site": summary["site"], "parameters": summary["parameters"]})
-        with _stage("Rendering report", reporter, run.timings_s):
+        with timed_stage("Rendering report", reporter, run.timings_s):
             (staging / "report.html").write_text(render_monitor_report(run), encoding="utf-8")
         written = {}
         for path in sorted(staging.iterdir()):

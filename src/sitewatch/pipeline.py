@@ -98,7 +98,7 @@ class TwoDateRun:
 
 
 @contextmanager
-def _stage(name: str, reporter: StageReporter | None, timings: dict[str, float]) -> Iterator[None]:
+def timed_stage(name: str, reporter: StageReporter | None, timings: dict[str, float]) -> Iterator[None]:
     if reporter is not None:
         reporter(name)
     start = time.perf_counter()
@@ -126,19 +126,19 @@ def run_two_date(
     """Read, align, detect and extract events; nothing is written."""
     timings: dict[str, float] = {}
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    with _stage("Reading image metadata", reporter, timings):
+    with timed_stage("Reading image metadata", reporter, timings):
         sources = (
             open_image(before, time=before_time, band_names=band_names),
             open_image(after, time=after_time, band_names=band_names),
         )
-    with _stage("Aligning both dates on the site grid", reporter, timings):
+    with timed_stage("Aligning both dates on the site grid", reporter, timings):
         kwargs = {} if margin_m is None else {"margin_m": margin_m}
         pair = load_pair(sources[0], sources[1], site, resolution_m=resolution_m, **kwargs)
-    with _stage(f"Detecting change ({config.method})", reporter, timings):
+    with timed_stage(f"Detecting change ({config.method})", reporter, timings):
         result = detect(pair.before, pair.after, config, pair.pixel_area_m2, callback=on_iteration)
-    with _stage("Extracting change events", reporter, timings):
+    with timed_stage("Extracting change events", reporter, timings):
         events = extract_events(result, pair)
-    with _stage("Checksumming inputs", reporter, timings):
+    with timed_stage("Checksumming inputs", reporter, timings):
         for source in pair.sources:
             _ = source.checksums
     return TwoDateRun(site, pair, result, events, list(site_repairs or []), timings, started, list(sys.argv))
@@ -185,10 +185,10 @@ def write_outputs(
     staging = Path(tempfile.mkdtemp(prefix=".sitewatch-", dir=out_dir))
     try:
         summary = run.summary()
-        with _stage("Writing change map and events", reporter, run.timings_s):
+        with timed_stage("Writing change map and events", reporter, run.timings_s):
             write_change_map(run, staging / OUTPUT_FILES["change_map"])
             write_events(run.events, staging, metadata={k: summary[k] for k in ("site", "inputs", "detector")})
-        with _stage("Rendering report", reporter, run.timings_s):
+        with timed_stage("Rendering report", reporter, run.timings_s):
             (staging / OUTPUT_FILES["report"]).write_text(render_report(run), encoding="utf-8")
         summary["timings_s"] = {k: round(v, 3) for k, v in run.timings_s.items()}
         (staging / OUTPUT_FILES["summary"]).write_text(json.dumps(summary, indent=1), encoding="utf-8")

@@ -97,7 +97,7 @@ def load_pair(
                 f"(image covers lon/lat {_fmt_bounds(source.footprint_wgs84.bounds)}, site "
                 f"{_fmt_bounds(area.bounds)}); check the image and the site file"
             )
-    site_mask, keep_mask = _masks(site, geobox, margin_m)
+    site_mask, keep_mask = site_masks(site, geobox, margin_m)
     arrays = []
     for source in sources:
         array = load_image(source, geobox, keys)
@@ -114,7 +114,7 @@ def load_pair(
     return ImagePair(arrays[0], arrays[1], sources, geobox, site, site_mask)
 
 
-def _masks(site: Site | None, geobox: GeoBox, margin_m: float) -> tuple[np.ndarray, np.ndarray]:
+def site_masks(site: Site | None, geobox: GeoBox, margin_m: float) -> tuple[np.ndarray, np.ndarray]:
     """(inside the site, inside the site plus margin) on the grid."""
     shape = geobox.shape.yx
     if site is None:

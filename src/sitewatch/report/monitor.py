@@ -54,27 +54,19 @@ def timeline_svg(rows: list[dict[str, Any]], width: int = 760, height: int = 220
     )
 
 
-def _event_window(run: MonitorRun, event) -> tuple[slice, slice]:
-    labels_rows, labels_cols = np.nonzero(_region_mask(run, event))
-    h, w = run.mask.shape
-    y0, y1 = max(labels_rows.min() - CHIP_MARGIN_PX, 0), min(labels_rows.max() + CHIP_MARGIN_PX + 1, h)
-    x0, x1 = max(labels_cols.min() - CHIP_MARGIN_PX, 0), min(labels_cols.max() + CHIP_MARGIN_PX + 1, w)
+def _event_window(region: np.ndarray) -> tuple[slice, slice]:
+    rows, cols = np.nonzero(region)
+    h, w = region.shape
+    y0, y1 = max(rows.min() - CHIP_MARGIN_PX, 0), min(rows.max() + CHIP_MARGIN_PX + 1, h)
+    x0, x1 = max(cols.min() - CHIP_MARGIN_PX, 0), min(cols.max() + CHIP_MARGIN_PX + 1, w)
     return slice(y0, y1), slice(x0, x1)
-
-
-def _region_mask(run: MonitorRun, event) -> np.ndarray:
-    from scipy import ndimage
-
-    from sitewatch.events.extract import EIGHT_CONNECTED
-
-    labels, _ = ndimage.label(run.mask, structure=EIGHT_CONNECTED)
-    return labels == event.region
 
 
 def chip_strip(run: MonitorRun, event) -> list[dict[str, str]]:
     """True-colour chips of the event's surroundings through time, around its break."""
-    rows, cols = _event_window(run, event)
-    region = _region_mask(run, event)[rows, cols]
+    whole = run.labels == event.region
+    rows, cols = _event_window(whole)
+    region = whole[rows, cols]
     dates = [s.datetime for s in run.cube.scenes]
     after = dates.index(event.after_date) if event.after_date in dates else len(dates) // 2
     picks = list(range(max(0, after - STRIP_LOOKS // 2), min(len(dates), after + STRIP_LOOKS // 2)))
