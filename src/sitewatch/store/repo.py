@@ -1,0 +1,194 @@
+"""What the rest of sitewatch does with the store: sites, runs with their events, reviews.
+
+A run is stored in one transaction with all its events, or not at all: a process killed
+half-way leaves no run row, so the next run does the work again. Runs are keyed by a
+SHA-256 of their inputs and parameters (unique per site): the same inputs twice add
+nothing. Writers for one site are serialised (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a
+transaction-scoped advisory lock), so two processes cannot both add the same event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import shapely
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sitewatch import __version__
+from sitewatch.errors import InputError
+from sitewatch.events.extract import Event as DetectedEvent
+from sitewatch.sites import Site
+from sitewatch.store.models import REVIEW_STATUSES, Event, Review, Run, Sighting, SiteRecord
+
+#: Events of the same kind overlapping at least this much (intersection over union) are one.
+MATCH_IOU = 0.3
+#: A dismissed event suppresses later ones at its place unless they grow past this factor.
+DEFAULT_DISMISS_GROWTH = 2.0
+
+
+@dataclass
+class RunOutcome:
+    run: Run
+    new: list[Event] = field(default_factory=list)
+    linked: list[Event] = field(default_factory=list)
+    duplicate: bool = False
+
+
+def add_site(session: Session, site: Site, *, replace: bool = False) -> SiteRecord:
+    existing = session.get(SiteRecord, site.id)
+    if existing is not None and not replace:
+        raise InputError(f"site '{site.id}' is already in the store; remove it first or import with --replace")
+    record = existing or SiteRecord(id=site.id)
+    record.name, record.aliases, record.parent = site.name, list(site.aliases), site.parent
+    record.country, record.tags, record.notes = site.country, list(site.tags), site.notes
+    record.sources, record.geometry_wkt = list(site.sources), site.geometry.wkt
+    session.add(record)
+    session.commit()
+    return record
+
+
+def get_site(session: Session, site_id: str) -> SiteRecord:
+    record = session.get(SiteRecord, site_id)
+    if record is None:
+        known = ", ".join(session.scalars(select(SiteRecord.id).limit(10))) or "none yet"
+        raise InputError(f"no site '{site_id}' in the store (known: {known}); add it with `sitewatch sites add`")
+    return record
+
+
+def input_key(inputs: dict[str, Any], parameters: dict[str, Any]) -> str:
+    import json
+
+    text_ = json.dumps({"inputs": inputs, "parameters": parameters, "version": __version__}, sort_keys=True)
+    return hashlib.sha256(text_.encode()).hexdigest()
+
+
+def _lock_site(session: Session, site_id: str) -> None:
+    """Serialise writers of one site until the transaction ends."""
+    if session.bind.dialect.name == "sqlite":
+        # the transaction starts with BEGIN IMMEDIATE (see db.make_engine): the write lock is
+        # taken now, and a second writer waits for it (busy_timeout)
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    else:
+        key = int.from_bytes(hashlib.sha256(site_id.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def _iou(a: shapely.Geometry, b: shapely.Geometry) -> float:
+    union = a.union(b).area
+    return a.intersection(b).area / union if union > 0 else 0.0
+
+
+def _test_pause(stage: int) -> None:
+    """Crash tests stop a run here (SITEWATCH_TEST_PAUSE=<stage>:<seconds>); no effect otherwise."""
+    spec = os.environ.get("SITEWATCH_TEST_PAUSE")
+    if spec and int(spec.split(":")[0]) == stage:
+        time.sleep(float(spec.split(":")[1]))
+
+
+def record_run(
+    session: Session,
+    site_id: str,
+    inputs: dict[str, Any],
+    parameters: dict[str, Any],
+    events: list[DetectedEvent],
+    started_at: datetime,
+    *,
+    dismiss_growth: float = DEFAULT_DISMISS_GROWTH,
+) -> RunOutcome:
+    """Store a finished run and its events in one transaction; the same inputs again add nothing."""
+    get_site(session, site_id)
+    key = input_key(inputs, parameters)
+    session.rollback()  # start the locked transaction from a clean state
+    _lock_site(session, site_id)
+    previous = session.scalar(select(Run).where(Run.site_id == site_id, Run.input_key == key))
+    if previous is not None:
+        session.rollback()
+        return RunOutcome(previous, duplicate=True)
+    run = Run(
+        site_id=site_id,
+        input_key=key,
+        inputs=inputs,
+        parameters=parameters,
+        software_version=__version__,
+        started_at=started_at,
+    )
+    session.add(run)
+    session.flush()
+    stored = list(session.scalars(select(Event).where(Event.site_id == site_id)))
+    outcome = RunOutcome(run)
+    for index, detected in enumerate(events):
+        if index == len(events) // 2:
+            _test_pause(1)  # half the events added, nothing committed
+        geometry = detected.geometry
+        same_kind = [(e, shapely.from_wkt(e.geometry_wkt)) for e in stored if e.kind == detected.kind]
+        best = max(same_kind, key=lambda pair: _iou(pair[1], geometry), default=None)
+        if best is not None and _iou(best[1], geometry) >= MATCH_IOU:
+            event = best[0]
+            event.last_run_id = run.id
+            event.sightings += 1
+            outcome.linked.append(event)
+        else:
+            event = Event(
+                site_id=site_id,
+                first_run_id=run.id,
+                last_run_id=run.id,
+                geometry_wkt=geometry.wkt,
+                area_m2=detected.area_m2,
+                score=detected.mean_score,
+                kind=detected.kind,
+                before_date=detected.before_date,
+                after_date=detected.after_date,
+                confirmations=detected.confirmations,
+                suppressed_by=_suppressor(same_kind, geometry, detected.area_m2, dismiss_growth),
+            )
+            session.add(event)
+            session.flush()
+            stored.append(event)
+            outcome.new.append(event)
+        session.add(Sighting(run_id=run.id, event_id=event.id, area_m2=detected.area_m2, score=detected.mean_score))
+    try:
+        session.commit()
+    except IntegrityError:  # the same inputs committed by another process meanwhile
+        session.rollback()
+        previous = session.scalar(select(Run).where(Run.site_id == site_id, Run.input_key == key))
+        return RunOutcome(previous, duplicate=True)
+    return outcome
+
+
+def _suppressor(
+    same_kind: list[tuple[Event, shapely.Geometry]], geometry: shapely.Geometry, area_m2: float, growth: float
+) -> int | None:
+    """Id of a dismissed event at this place that this one has not outgrown, if any."""
+    for event, shape in same_kind:
+        if event.status == "dismissed" and shape.intersects(geometry) and area_m2 <= growth * event.area_m2:
+            return event.id
+    return None
+
+
+def add_review(session: Session, event_id: int, status: str, analyst: str, note: str = "") -> Review:
+    if status not in REVIEW_STATUSES:
+        raise InputError(f"review status '{status}' is not known; use one of {', '.join(REVIEW_STATUSES)}")
+    event = session.get(Event, event_id)
+    if event is None:
+        raise InputError(f"no event {event_id} in the store; list them with `sitewatch events list`")
+    review = Review(event_id=event_id, status=status, analyst=analyst, note=note)
+    session.add(review)
+    session.commit()
+    session.refresh(event)
+    return review
+
+
+def list_events(session: Session, site_id: str | None = None, status: str | None = None) -> list[Event]:
+    query = select(Event).order_by(Event.id)
+    if site_id is not None:
+        get_site(session, site_id)
+        query = query.where(Event.site_id == site_id)
+    events = list(session.scalars(query))
+    return [e for e in events if status is None or e.status == status]
