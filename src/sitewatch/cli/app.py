@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-sites_app = typer.Typer(help="Check and convert site files.", no_args_is_help=True)
+sites_app = typer.Typer(help="Check and convert site files; keep the watchlist.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmark the detectors on labelled real imagery.", no_args_is_help=True)
 app.add_typer(sites_app, name="sites")
 app.add_typer(bench_app, name="bench")

@@ -113,6 +113,11 @@ def open_store(url: str | None = None, *, upgrade: bool = False) -> Store:
     head = head_revision()
     if current is None and not (tables - {"alembic_version"}):
         store.upgrade()  # a new store
+    elif current is None:
+        raise InputError(
+            f"database {shown} holds tables but no sitewatch schema version; point SITEWATCH_DB at a sitewatch "
+            "store or an empty database"
+        )
     elif current != head:
         known = {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
         if current not in known:

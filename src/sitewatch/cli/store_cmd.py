@@ -1,0 +1,193 @@
+"""The watchlist and the analyst's review: `sitewatch sites add|import|list|show|export|remove`,
+`sitewatch events list` and `sitewatch review`, all on the store (`--db` or SITEWATCH_DB)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import shapely
+import typer
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import func, select
+
+from sitewatch.cli.app import app, sites_app
+from sitewatch.cli.console import stdout
+from sitewatch.errors import InputError
+from sitewatch.sites import DEFAULT_MAX_AREA_KM2, Site, read_sites, write_sites
+from sitewatch.store import open_store
+from sitewatch.store.models import Event, SiteRecord
+from sitewatch.store.repo import add_review, add_site, get_site, list_events
+
+events_app = typer.Typer(help="Change events in the store.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Store URL (default SITEWATCH_DB or a SQLite file).")]
+UpgradeOption = Annotated[bool, typer.Option("--upgrade-store", help="Migrate an older store to this version.")]
+
+
+def _session(db: str | None, upgrade: bool = False):
+    return open_store(db, upgrade=upgrade).session()
+
+
+def site_of(record: SiteRecord) -> Site:
+    return Site(
+        id=record.id,
+        name=record.name,
+        geometry=shapely.from_wkt(record.geometry_wkt),
+        aliases=list(record.aliases),
+        parent=record.parent,
+        country=record.country,
+        tags=list(record.tags),
+        notes=record.notes,
+        sources=list(record.sources),
+    )
+
+
+@sites_app.command("add")
+def add(
+    file: Annotated[Path, typer.Argument(help="Site file (.geojson, .kml, .kmz, .gpkg).")],
+    site_id: Annotated[str | None, typer.Option(help="Which site of the file (when it holds several).")] = None,
+    db: DbOption = None,
+    upgrade_store: UpgradeOption = False,
+    max_area_km2: Annotated[float, typer.Option(help="Refuse larger polygons.")] = DEFAULT_MAX_AREA_KM2,
+) -> None:
+    """Add one site to the watchlist."""
+    site = read_sites(file, max_area_km2=max_area_km2).get(site_id)
+    with _session(db, upgrade_store) as session:
+        add_site(session, site)
+    stdout.print(f"added site {escape(site.id)} ({escape(site.name)})")
+
+
+@sites_app.command("import")
+def import_sites(
+    file: Annotated[Path, typer.Argument(help="Site file (.geojson, .kml, .kmz, .gpkg).")],
+    replace: Annotated[bool, typer.Option(help="Replace sites already in the store.")] = False,
+    db: DbOption = None,
+    upgrade_store: UpgradeOption = False,
+    max_area_km2: Annotated[float, typer.Option(help="Refuse larger polygons.")] = DEFAULT_MAX_AREA_KM2,
+) -> None:
+    """Add every site of a file to the watchlist (all or none)."""
+    sites = read_sites(file, max_area_km2=max_area_km2).sites
+    with _session(db, upgrade_store) as session:
+        clash = [s.id for s in sites if session.get(SiteRecord, s.id) is not None]
+        if clash and not replace:
+            raise InputError(f"{file}: site(s) {', '.join(clash)} already in the store; use --replace")
+        for site in sites:
+            add_site(session, site, replace=True)
+    stdout.print(f"imported {len(sites)} site(s) from {escape(str(file))}")
+
+
+@sites_app.command("list")
+def list_sites(db: DbOption = None, upgrade_store: UpgradeOption = False) -> None:
+    """The watchlist, with event counts."""
+    with _session(db, upgrade_store) as session:
+        counts = dict(session.execute(select(Event.site_id, func.count()).group_by(Event.site_id)).all())
+        table = Table(title="watchlist")
+        for column in ("id", "name", "country", "tags", "events"):
+            table.add_column(column)
+        for record in session.scalars(select(SiteRecord).order_by(SiteRecord.id)):
+            table.add_row(
+                escape(record.id),
+                escape(record.name),
+                escape(record.country or ""),
+                escape(", ".join(record.tags)),
+                str(counts.get(record.id, 0)),
+            )
+    stdout.print(table)
+
+
+@sites_app.command("show")
+def show(site_id: Annotated[str, typer.Argument(help="Site id.")], db: DbOption = None) -> None:
+    """One site: its fields and its events by review status."""
+    with _session(db) as session:
+        record = get_site(session, site_id)
+        site = site_of(record)
+        events = list_events(session, site_id)
+    stdout.print(f"[bold]{escape(site.name)}[/] ({escape(site.id)}), {site.area_m2 / 1e6:,.3f} km²")
+    for label, value in (
+        ("parent", site.parent),
+        ("country", site.country),
+        ("tags", ", ".join(site.tags)),
+        ("notes", site.notes),
+    ):
+        if value:
+            stdout.print(f"  {label}: {escape(str(value))}")
+    by_status: dict[str, int] = {}
+    for event in events:
+        by_status[event.status] = by_status.get(event.status, 0) + 1
+    stdout.print(f"  events: {len(events)}" + "".join(f", {k} {v}" for k, v in sorted(by_status.items())))
+
+
+@sites_app.command("export")
+def export(
+    out: Annotated[Path, typer.Argument(help="Output: .geojson, .kml, .kmz or .gpkg.")],
+    site: Annotated[list[str] | None, typer.Option("--site", help="Only these sites (repeatable).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write the watchlist (or some sites) to a site file."""
+    with _session(db) as session:
+        records = [get_site(session, s) for s in site] if site else list(session.scalars(select(SiteRecord)))
+        sites = [site_of(r) for r in records]
+    if not sites:
+        raise InputError("the watchlist is empty; add sites with `sitewatch sites add`")
+    write_sites(sites, out)
+    stdout.print(f"wrote {len(sites)} site(s) to {escape(str(out))}")
+
+
+@sites_app.command("remove")
+def remove(site_id: Annotated[str, typer.Argument(help="Site id.")], db: DbOption = None) -> None:
+    """Remove a site and everything stored about it."""
+    with _session(db) as session:
+        record = get_site(session, site_id)
+        session.delete(record)
+        session.commit()
+    stdout.print(f"removed site {escape(site_id)}")
+
+
+@events_app.command("list")
+def events_list(
+    site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only events whose review status is this.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Stored events with their latest review status."""
+    with _session(db) as session:
+        events = list_events(session, site, status)
+        table = Table(title=f"{len(events)} event(s)")
+        for column in ("id", "site", "kind", "area m²", "between", "seen", "status", "suppressed by"):
+            table.add_column(column)
+        for e in events:
+            table.add_row(
+                str(e.id),
+                escape(e.site_id),
+                e.kind,
+                f"{e.area_m2:,.0f}",
+                f"{(e.before_date or '?')[:10]} .. {(e.after_date or '?')[:10]}",
+                str(e.sightings),
+                e.status,
+                str(e.suppressed_by or ""),
+            )
+    stdout.print(table)
+
+
+@app.command()
+def review(
+    event_id: Annotated[int, typer.Argument(help="Event id (from `sitewatch events list`).")],
+    confirm: Annotated[bool, typer.Option("--confirm", help="It is a real change.")] = False,
+    dismiss: Annotated[bool, typer.Option("--dismiss", help="It is not (suppresses repeats at that place).")] = False,
+    needs_imagery: Annotated[bool, typer.Option("--needs-imagery", help="Cannot tell without better imagery.")] = False,
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+    analyst: Annotated[str | None, typer.Option(help="Who (default: the login name).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Record an analyst's verdict on an event (the history is kept)."""
+    chosen = [s for s, on in (("confirmed", confirm), ("dismissed", dismiss), ("needs-imagery", needs_imagery)) if on]
+    if len(chosen) != 1:
+        raise InputError("give exactly one of --confirm, --dismiss, --needs-imagery")
+    import getpass
+
+    with _session(db) as session:
+        add_review(session, event_id, chosen[0], analyst or getpass.getuser(), note)
+    stdout.print(f"event {event_id}: {chosen[0]}")

@@ -1,0 +1,80 @@
+"""Watchlist and review commands on a SQLite store, as an analyst runs them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from sitewatch.sites import read_sites
+from sitewatch.store import open_store
+from sitewatch.store.repo import record_run
+from tests.cli.test_cli import assert_one_line_error, sitewatch
+from tests.conftest import box_polygon
+from tests.store.test_repo import detected
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def site_file(tmp_path):
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"id": "plant-1", "name": "Plant <one>", "country": "DE"},
+                "geometry": box_polygon(13.78, 52.38, 13.82, 52.41),
+            },
+            {
+                "type": "Feature",
+                "properties": {"id": "depot-2", "name": "Depot"},
+                "geometry": box_polygon(13.70, 52.30, 13.71, 52.31),
+            },
+        ],
+    }
+    path = tmp_path / "sites.geojson"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_watchlist_round_trip(db, site_file, tmp_path):
+    assert sitewatch("sites", "import", site_file, "--db", db).returncode == 0
+    listed = sitewatch("sites", "list", "--db", db)
+    assert "plant-1" in listed.stdout and "depot-2" in listed.stdout
+    shown = sitewatch("sites", "show", "plant-1", "--db", db)
+    assert "Plant <one>" in shown.stdout and "country: DE" in shown.stdout
+    assert_one_line_error(sitewatch("sites", "import", site_file, "--db", db), "already in the store")
+    out = tmp_path / "export.kml"
+    assert sitewatch("sites", "export", out, "--db", db).returncode == 0
+    back = {site.id: site.name for site in read_sites(out).sites}
+    assert back == {"plant-1": "Plant <one>", "depot-2": "Depot"}
+    assert sitewatch("sites", "remove", "depot-2", "--db", db).returncode == 0
+    assert "depot-2" not in sitewatch("sites", "list", "--db", db).stdout
+
+
+def test_review_from_the_command_line(db, site_file):
+    sitewatch("sites", "import", site_file, "--db", db)
+    with open_store(db).session() as session:
+        event = record_run(session, "plant-1", {"s": 1}, {}, [detected(13.79)], datetime.now(UTC)).new[0]
+    assert sitewatch("review", str(event.id), "--dismiss", "--note", "shadow", "--db", db).returncode == 0
+    listed = sitewatch("events", "list", "--site", "plant-1", "--status", "dismissed", "--db", db)
+    assert f"│ {event.id} " in listed.stdout or f"{event.id}" in listed.stdout
+    assert_one_line_error(sitewatch("review", str(event.id), "--db", db), "exactly one of")
+    assert_one_line_error(sitewatch("review", "999", "--confirm", "--db", db), "no event 999")
+
+
+def test_bad_input(db, site_file, tmp_path):
+    sitewatch("sites", "import", site_file, "--db", db)
+    assert_one_line_error(sitewatch("sites", "show", "nowhere", "--db", db), "no site 'nowhere'")
+    assert_one_line_error(sitewatch("events", "list", "--site", "nowhere", "--db", db), "no site 'nowhere'")
+    bad_kml = tmp_path / "bad.kml"
+    bad_kml.write_text("<kml><Document><Placemark><Polygon>")
+    result = sitewatch("sites", "add", bad_kml, "--db", db)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    unreachable = "postgresql://sitewatch@127.0.0.1:1/none"
+    assert_one_line_error(sitewatch("sites", "list", "--db", unreachable), "cannot be reached")
