@@ -166,3 +166,29 @@ def test_two_processes_at_once(store_url):
     with open_store(store_url).session() as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 6
         assert s.scalar(select(func.count()).select_from(Run)) == 1
+
+
+def test_older_store_is_refused_then_upgraded_keeping_its_data(store_url):
+    from alembic import command
+
+    from sitewatch.store.db import _alembic_config, make_engine
+
+    engine = make_engine(store_url)
+    config = _alembic_config()
+    with engine.begin() as connection:  # a store as the first release wrote it
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.exec_driver_sql(
+            "INSERT INTO sites (id, name, aliases, tags, notes, sources, geometry_wkt, alert_rules, created_at) "
+            "VALUES ('old', 'Old site', '[]', '[]', '', '[]', 'POLYGON ((0 0, 1 0, 1 1, 0 0))', '{}', "
+            "'2026-01-01 00:00:00')"
+        )
+    engine.dispose()
+    with pytest.raises(InputError, match="older than this sitewatch"):
+        open_store(store_url)
+    store = open_store(store_url, upgrade=True)
+    assert store.revision() == head_revision()
+    with store.session() as s:
+        from sitewatch.store.models import SiteRecord
+
+        assert s.get(SiteRecord, "old").name == "Old site"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 REVIEW_STATUSES = ("new", "confirmed", "dismissed", "needs-imagery")
@@ -32,6 +32,7 @@ class SiteRecord(Base):
     sources: Mapped[list[str]] = mapped_column(JSON, default=list)
     geometry_wkt: Mapped[str] = mapped_column(Text)
     alert_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    monitor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # sources and options for `sitewatch run`
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -117,3 +118,29 @@ class Review(Base):
     analyst: Mapped[str] = mapped_column(String(200))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Alert(Base):
+    """An event that passed its site's rules, to be delivered to one target; delivered once."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("event_id", "target", name="uq_alerts_event_target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    target: Mapped[str] = mapped_column(String(500))  # webhook URL or mailto:address
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | delivered
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Delivery(Base):
+    """One attempt to deliver an alert, kept whatever its outcome."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text, default="")

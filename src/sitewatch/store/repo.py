@@ -153,6 +153,11 @@ def record_run(
             stored.append(event)
             outcome.new.append(event)
         session.add(Sighting(run_id=run.id, event_id=event.id, area_m2=detected.area_m2, score=detected.mean_score))
+    from sitewatch.store.alerts import queue_alerts
+
+    session.flush()
+    queue_alerts(session, get_site(session, site_id), outcome.new)  # in the run's transaction: never lost
+    _test_pause(2)  # everything added, nothing committed
     try:
         session.commit()
     except IntegrityError:  # the same inputs committed by another process meanwhile
