@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -140,14 +139,18 @@ def _record(url: str, pause: str | None = None) -> subprocess.Popen:
         [sys.executable, "-c", RECORD, url],
         env=env,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
     )
 
 
 def test_killed_run_leaves_nothing_half_written(store_url):
-    victim = _record(store_url, pause="1:30")
-    time.sleep(6)  # well inside the pause: half the events are in the open transaction
+    victim = _record(store_url, pause="1:60")
+    for line in victim.stderr:  # until it sits in the open transaction with half the events added
+        if line.startswith("test pause at stage 1"):
+            break
+    assert victim.poll() is None
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     store = open_store(store_url)

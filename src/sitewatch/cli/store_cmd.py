@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -191,3 +192,126 @@ def review(
     with _session(db) as session:
         add_review(session, event_id, chosen[0], analyst or getpass.getuser(), note)
     stdout.print(f"event {event_id}: {chosen[0]}")
+
+
+@sites_app.command("rules")
+def rules(
+    site_id: Annotated[str, typer.Argument(help="Site id.")],
+    min_area: Annotated[float | None, typer.Option("--min-area", help="Alert only from this many m².")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Alert only from this change score.")] = None,
+    persistence: Annotated[int | None, typer.Option(help="Looks that must confirm a change.")] = None,
+    kind: Annotated[list[str] | None, typer.Option("--kind", help="Kinds of interest (repeatable).")] = None,
+    webhook: Annotated[list[str] | None, typer.Option("--webhook", help="POST alerts here (repeatable).")] = None,
+    secret: Annotated[str | None, typer.Option(help="Sign webhook bodies with HMAC-SHA256.")] = None,
+    email: Annotated[list[str] | None, typer.Option("--email", help="Mail alerts here (repeatable).")] = None,
+    smtp: Annotated[str | None, typer.Option(help="SMTP server host:port.")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", help="Imagery for `sitewatch run`.")] = None,
+    collection: Annotated[str | None, typer.Option(help="STAC collection for `sitewatch run`.")] = None,
+    max_cloud: Annotated[float | None, typer.Option(help="Cloud limit for `sitewatch run`, %.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Set a site's alert rules and where `sitewatch run` takes its imagery from."""
+    updates = {
+        "min_area_m2": min_area,
+        "min_score": min_score,
+        "persistence": persistence,
+        "kinds": kind,
+        "webhooks": webhook,
+        "secret": secret,
+        "emails": email,
+        "smtp": smtp,
+    }
+    for url in webhook or []:
+        if not url.startswith(("http://", "https://")):
+            raise InputError(f"--webhook '{url}' is not an http(s) URL")
+    with _session(db) as session:
+        record = get_site(session, site_id)
+        record.alert_rules = {**record.alert_rules, **{k: v for k, v in updates.items() if v is not None}}
+        monitor = {"sources": source, "collection": collection, "max_cloud": max_cloud}
+        record.monitor = {**record.monitor, **{k: v for k, v in monitor.items() if v is not None}}
+        session.commit()
+        shown = {k: ("***" if k == "secret" else v) for k, v in record.alert_rules.items()}
+        stdout.print(
+            f"{escape(site_id)}: alert rules {escape(json.dumps(shown))}; imagery {escape(json.dumps(record.monitor))}"
+        )
+
+
+@app.command("run")
+def run_sites(
+    sites: Annotated[list[str] | None, typer.Argument(help="Site ids (or --all).")] = None,
+    all_sites: Annotated[bool, typer.Option("--all", help="Every site of the watchlist.")] = False,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day (default: the day after the last run).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (default: today).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write each site's report into OUT/<site id>/.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Cube cache folder.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cube cache.")] = False,
+    db: DbOption = None,
+    upgrade_store: UpgradeOption = False,
+) -> None:
+    """Monitor each site since its last run; store runs and events; send alerts."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from sitewatch.cli.console import StageProgress, console
+    from sitewatch.imagery.cache import default_cache_dir
+    from sitewatch.monitor import MonitorConfig, parse_day, run_monitor, write_monitor_outputs
+    from sitewatch.store.alerts import deliver_pending
+    from sitewatch.store.models import Run
+    from sitewatch.store.repo import record_run
+
+    if bool(sites) == all_sites:
+        raise InputError("name the sites to run, or give --all")
+    last = parse_day(end, "--to") if end else date.today().isoformat()
+    failed = []
+    with _session(db, upgrade_store) as session:
+        ids = list(sites) if sites else list(session.scalars(select(SiteRecord.id).order_by(SiteRecord.id)))
+        records = [get_site(session, s) for s in ids]
+        for record in records:
+            previous = session.scalar(select(Run).where(Run.site_id == record.id).order_by(Run.id.desc()).limit(1))
+            if start:
+                first = parse_day(start, "--from")
+            elif previous is not None:
+                first = (date.fromisoformat(previous.parameters["end"]) + timedelta(days=1)).isoformat()
+            else:
+                first = (date.fromisoformat(last) - timedelta(days=365)).isoformat()
+            if first > last:
+                stdout.print(f"{escape(record.id)}: up to date (last run to {escape(first)})")
+                continue
+            settings = record.monitor or {}
+            config = MonitorConfig(
+                start=first,
+                end=last,
+                sources=list(settings.get("sources") or ["earth-search"]),
+                collection=settings.get("collection"),
+                max_cloud=settings.get("max_cloud"),
+            )
+            started = datetime.now(UTC)
+            try:
+                with StageProgress() as progress:
+                    result = run_monitor(
+                        site_of(record),
+                        config,
+                        reporter=progress,
+                        cache_dir=None if no_cache else (cache or default_cache_dir()),
+                    )
+                    if out is not None:
+                        write_monitor_outputs(result, out / record.id, reporter=progress)
+            except InputError as exc:
+                console.print(f"[red]failed:[/] {escape(record.id)}: {escape(str(exc))}")
+                failed.append(record.id)
+                continue
+            inputs = {"scenes": [{"id": s.id, "datetime": s.datetime, "source": s.source} for s in result.cube.scenes]}
+            outcome = record_run(session, record.id, inputs, config.as_dict(), result.events, started)
+            if outcome.duplicate:
+                stdout.print(f"{escape(record.id)}: same inputs as run {outcome.run.id}; nothing new")
+            else:
+                stdout.print(
+                    f"{escape(record.id)}: run {outcome.run.id}, {first}..{last}, {len(result.cube)} scenes, "
+                    f"{len(outcome.new)} new event(s), {len(outcome.linked)} seen again"
+                )
+        delivered = deliver_pending(session)
+        if delivered:
+            stdout.print(f"{len(delivered)} alert(s) delivered")
+    if failed:
+        raise InputError(f"{len(failed)} site(s) failed: {', '.join(failed)} (see above); the others were stored")

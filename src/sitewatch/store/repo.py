@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -89,6 +90,7 @@ def _test_pause(stage: int) -> None:
     """Crash tests stop a run here (SITEWATCH_TEST_PAUSE=<stage>:<seconds>); no effect otherwise."""
     spec = os.environ.get("SITEWATCH_TEST_PAUSE")
     if spec and int(spec.split(":")[0]) == stage:
+        print(f"test pause at stage {stage}", file=sys.stderr, flush=True)
         time.sleep(float(spec.split(":")[1]))
 
 

@@ -1,0 +1,112 @@
+"""`sitewatch run` on the watchlist with real imagery (the OSCD Paris series of tests/test_monitor.py).
+
+Stores events once, alerts once, survives SIGKILL at any point: the store then holds
+exactly what one clean run stores.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from sitewatch.store import open_store
+from sitewatch.store.models import Alert, Event, Run
+from tests.cli.test_cli import assert_one_line_error, sitewatch
+from tests.conftest import REPO
+from tests.store.test_alerts import Receiver
+from tests.test_monitor import scene_folder  # noqa: F401  (fixture: dated GeoTIFFs of Paris)
+
+PERIOD = ("--from", "2016-10-01", "--to", "2017-12-31")
+
+
+@pytest.fixture
+def watchlist(scene_folder, tmp_path):  # noqa: F811
+    city, folder = scene_folder
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert sitewatch("sites", "add", city / "paris.geojson", "--db", db).returncode == 0
+    receiver = Receiver(failures=1)
+    result = sitewatch(
+        "sites",
+        "rules",
+        "paris-1",
+        "--source",
+        folder,
+        "--min-area",
+        "2000",
+        "--kind",
+        "built_up_gain",
+        "--webhook",
+        receiver.url,
+        "--secret",
+        "s",
+        "--db",
+        db,
+    )
+    assert result.returncode == 0, result.stderr
+    yield db, receiver
+    receiver.close()
+
+
+def _events(db: str) -> list[tuple]:
+    with open_store(db).session() as s:
+        return sorted((e.kind, round(e.area_m2), e.before_date, e.after_date) for e in s.scalars(select(Event)))
+
+
+def test_run_stores_once_and_alerts_once(watchlist, tmp_path):
+    db, receiver = watchlist
+    first = sitewatch("run", "paris-1", *PERIOD, "--db", db, "--cache", tmp_path / "cache")
+    assert first.returncode == 0, first.stderr
+    assert "new event(s)" in first.stdout and "alert(s) delivered" in first.stdout
+    stored = _events(db)
+    with open_store(db).session() as s:
+        alerts = list(s.scalars(select(Alert)))
+    assert stored and alerts and all(a.status == "delivered" for a in alerts)
+    assert len(receiver.received) == len(alerts)
+    again = sitewatch("run", "paris-1", *PERIOD, "--db", db, "--cache", tmp_path / "cache")
+    assert again.returncode == 0 and "nothing new" in again.stdout
+    assert _events(db) == stored and len(receiver.received) == len(alerts)  # no duplicate, no second alert
+
+
+def _start(db, cache, pause=None):
+    env = {**os.environ, "COLUMNS": "200", **({"SITEWATCH_TEST_PAUSE": pause} if pause else {})}
+    cmd = [sys.executable, "-m", "sitewatch", "run", "paris-1", *PERIOD, "--db", db, "--cache", str(cache)]
+    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_at_any_point_then_rerun(watchlist, scene_folder, tmp_path):  # noqa: F811
+    db, _ = watchlist
+    clean_db = f"sqlite:///{tmp_path / 'clean.db'}"
+    city, folder = scene_folder
+    sitewatch("sites", "add", city / "paris.geojson", "--db", clean_db)
+    sitewatch("sites", "rules", "paris-1", "--source", folder, "--db", clean_db)
+    assert sitewatch("run", "paris-1", *PERIOD, "--db", clean_db, "--no-cache").returncode == 0
+    expected = _events(clean_db)
+    # killed while loading imagery, half-way through storing events, and just before the commit
+    for pause, wait in ((None, 4.0), ("1:60", None), ("2:60", None)):
+        process = _start(db, tmp_path / "cache", pause)
+        if wait is not None:
+            time.sleep(wait)
+        else:  # until the run says it sits in its pause, inside the open transaction
+            for line in process.stderr:
+                if line.startswith("test pause at stage"):
+                    break
+        assert process.poll() is None, "the run ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        with open_store(db).session() as s:
+            assert s.scalar(select(Run.id)) is None and _events(db) == []
+    rerun = sitewatch("run", "paris-1", *PERIOD, "--db", db, "--cache", tmp_path / "cache")
+    assert rerun.returncode == 0, rerun.stderr
+    assert _events(db) == expected
+
+
+def test_run_bad_input(watchlist):
+    db, _ = watchlist
+    assert_one_line_error(sitewatch("run", "nowhere", "--db", db), "no site 'nowhere'")
+    assert_one_line_error(sitewatch("run", "--db", db), "give --all")
