@@ -20,7 +20,7 @@ from typing import Any
 import shapely
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from sitewatch import __version__
 from sitewatch.errors import InputError
@@ -193,7 +193,7 @@ def add_review(session: Session, event_id: int, status: str, analyst: str, note:
 
 
 def list_events(session: Session, site_id: str | None = None, status: str | None = None) -> list[Event]:
-    query = select(Event).order_by(Event.id)
+    query = select(Event).options(selectinload(Event.reviews)).order_by(Event.id)  # statuses in one query
     if site_id is not None:
         get_site(session, site_id)
         query = query.where(Event.site_id == site_id)
