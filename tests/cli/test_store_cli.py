@@ -57,7 +57,7 @@ def test_watchlist_round_trip(db, site_file, tmp_path):
     assert "depot-2" not in sitewatch("sites", "list", "--db", db).stdout
 
 
-def test_review_from_the_command_line(db, site_file):
+def test_review_from_the_command_line(db, site_file, tmp_path):
     sitewatch("sites", "import", site_file, "--db", db)
     with open_store(db).session() as session:
         event = record_run(session, "plant-1", {"s": 1}, {}, [detected(13.79)], datetime.now(UTC)).new[0]
@@ -65,6 +65,16 @@ def test_review_from_the_command_line(db, site_file):
     listed = sitewatch("events", "list", "--site", "plant-1", "--status", "dismissed", "--db", db)
     assert f"│ {event.id} " in listed.stdout or f"{event.id}" in listed.stdout
     assert_one_line_error(sitewatch("review", str(event.id), "--db", db), "exactly one of")
+    smart = tmp_path / "smart"
+    assert sitewatch("sites", "export", tmp_path / "w.geojson", "--smart", smart, "--db", db).returncode == 0
+    (model_file,) = smart.glob("*.geojson")
+    model = json.loads(model_file.read_text())
+    site, *observations = model["features"]
+    assert site["properties"]["type"] == "site" and site["properties"]["status"] == "negative"
+    assert (
+        site["properties"]["mgrs"] == "33UVU"
+    )  # Grünheide: 418 km easting, one square east of Berlin and site["properties"]["start_date"] == "2020-03-01"
+    assert [o["properties"]["observation_date"] for o in observations] == ["2020-03-01", "2020-04-01"]
     assert_one_line_error(sitewatch("review", "999", "--confirm", "--db", db), "no event 999")
 
 

@@ -125,16 +125,32 @@ def show(site_id: Annotated[str, typer.Argument(help="Site id.")], db: DbOption 
 def export(
     out: Annotated[Path, typer.Argument(help="Output: .geojson, .kml, .kmz or .gpkg.")],
     site: Annotated[list[str] | None, typer.Option("--site", help="Only these sites (repeatable).")] = None,
+    smart: Annotated[
+        Path | None, typer.Option(help="Also write each site's events as IARPA SMART site models into this folder.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Write the watchlist (or some sites) to a site file."""
     with _session(db) as session:
         records = [get_site(session, s) for s in site] if site else list(session.scalars(select(SiteRecord)))
         sites = [site_of(r) for r in records]
-    if not sites:
-        raise InputError("the watchlist is empty; add sites with `sitewatch sites add`")
+        if not sites:
+            raise InputError("the watchlist is empty; add sites with `sitewatch sites add`")
+        written = 0
+        if smart is not None:
+            from sitewatch.store.smart import site_model
+
+            smart.mkdir(parents=True, exist_ok=True)
+            for record in records:
+                for event in list_events(session, record.id):
+                    model = site_model(event, record, region_id=record.id)
+                    name = model["features"][0]["properties"]["site_id"]
+                    (smart / f"{name}.geojson").write_text(json.dumps(model, indent=1))
+                    written += 1
     write_sites(sites, out)
     stdout.print(f"wrote {len(sites)} site(s) to {escape(str(out))}")
+    if smart is not None:
+        stdout.print(f"wrote {written} SMART site model(s) to {escape(str(smart))}")
 
 
 @sites_app.command("remove")
