@@ -71,6 +71,13 @@ def test_run_stores_once_and_alerts_once(watchlist, tmp_path):
     again = sitewatch("run", "paris-1", *PERIOD, "--db", db, "--cache", tmp_path / "cache")
     assert again.returncode == 0 and "nothing new" in again.stdout
     assert _events(db) == stored and len(receiver.received) == len(alerts)  # no duplicate, no second alert
+    with open_store(db).session() as s:
+        first_id = min(e.id for e in s.scalars(select(Event)))
+    sitewatch("review", str(first_id), "--dismiss", "--note", "river <bank>", "--analyst", "ana", "--db", db)
+    report = sitewatch("report", "paris-1", "--out", tmp_path / "site.html", "--db", db)
+    assert report.returncode == 0, report.stderr
+    html = (tmp_path / "site.html").read_text()
+    assert "<svg" in html and "river &lt;bank&gt;" in html and "paris_2016-11-15.tif" in html
 
 
 def _start(db, cache, pause=None):
@@ -110,3 +117,16 @@ def test_run_bad_input(watchlist):
     db, _ = watchlist
     assert_one_line_error(sitewatch("run", "nowhere", "--db", db), "no site 'nowhere'")
     assert_one_line_error(sitewatch("run", "--db", db), "give --all")
+
+
+def test_two_runs_at_once_on_one_sqlite_store(watchlist, tmp_path):
+    db, _ = watchlist
+    first, second = _start(db, tmp_path / "cache1"), _start(db, tmp_path / "cache2")
+    outputs = [p.communicate(timeout=600) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    said = sorted("nothing new" in out for out, _ in outputs)
+    assert said == [False, True]  # one stored the run, the other found it stored (it waited for the lock)
+    with open_store(db).session() as s:
+        (run,) = s.scalars(select(Run))
+        events = list(s.scalars(select(Event)))
+        assert events and all(e.first_run_id == run.id and e.sightings == 1 for e in events)

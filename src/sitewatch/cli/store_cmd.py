@@ -331,3 +331,21 @@ def run_sites(
             stdout.print(f"{len(delivered)} alert(s) delivered")
     if failed:
         raise InputError(f"{len(failed)} site(s) failed: {', '.join(failed)} (see above); the others were stored")
+
+
+@app.command("report")
+def site_report(
+    site_id: Annotated[str, typer.Argument(help="Site id.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    db: DbOption = None,
+) -> None:
+    """One site across all runs: events with review status, changed m² over time, provenance."""
+    from sitewatch.report.site import render_site_report
+
+    with _session(db) as session:
+        html = render_site_report(session, get_site(session, site_id))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    stdout.print(f"Report: [bold]{escape(str(out))}[/]")
