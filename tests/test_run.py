@@ -13,10 +13,10 @@ import sys
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sitewatch.store import open_store
-from sitewatch.store.models import Alert, Event, Run
+from sitewatch.store.models import Alert, Event, Run, RunScene, Scene
 from tests.cli.test_cli import assert_one_line_error, sitewatch
 from tests.conftest import REPO
 from tests.store.test_alerts import Receiver
@@ -73,6 +73,9 @@ def test_run_stores_once_and_alerts_once(watchlist, tmp_path):
     assert _events(db) == stored and len(receiver.received) == len(alerts)  # no duplicate, no second alert
     with open_store(db).session() as s:
         first_id = min(e.id for e in s.scalars(select(Event)))
+        scenes = list(s.scalars(select(Scene)))
+        assert len(scenes) == 8 and all(len(x.checksum) == 64 for x in scenes)  # the clear looks, with SHA-256
+        assert s.scalar(select(func.count()).select_from(RunScene)) == 8
     sitewatch("review", str(first_id), "--dismiss", "--note", "river <bank>", "--analyst", "ana", "--db", db)
     report = sitewatch("report", "paris-1", "--out", tmp_path / "site.html", "--db", db)
     assert report.returncode == 0, report.stderr

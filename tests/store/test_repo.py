@@ -85,6 +85,17 @@ def test_reviews_keep_their_history(session):
         add_review(session, 999, "confirmed", "ana")
 
 
+def test_growth_factor_is_the_analysts(session):
+    from sitewatch.store.models import SiteRecord
+
+    session.get(SiteRecord, SITE.id).alert_rules = {"dismiss_growth": 10.0}
+    session.commit()
+    dismissed = run(session, ["a"], [detected(13.79, area=5000)]).new[0]
+    add_review(session, dismissed.id, "dismissed", "ana")
+    grown = run(session, ["c"], [detected(13.7905, area=25_000, width=0.01)]).new[0]
+    assert grown.suppressed_by == dismissed.id  # 5x is not past the site's factor of 10
+
+
 def test_dismissed_place_suppresses_until_it_grows(session):
     dismissed = run(session, ["a"], [detected(13.79, area=5000)]).new[0]
     add_review(session, dismissed.id, "dismissed", "ana", "crop field")

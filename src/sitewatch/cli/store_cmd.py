@@ -221,6 +221,9 @@ def rules(
     secret: Annotated[str | None, typer.Option(help="Sign webhook bodies with HMAC-SHA256.")] = None,
     email: Annotated[list[str] | None, typer.Option("--email", help="Mail alerts here (repeatable).")] = None,
     smtp: Annotated[str | None, typer.Option(help="SMTP server host:port.")] = None,
+    dismiss_growth: Annotated[
+        float | None, typer.Option(help="A dismissed place alerts again only past this growth factor (2).")
+    ] = None,
     source: Annotated[list[str] | None, typer.Option("--source", help="Imagery for `sitewatch run`.")] = None,
     collection: Annotated[str | None, typer.Option(help="STAC collection for `sitewatch run`.")] = None,
     max_cloud: Annotated[float | None, typer.Option(help="Cloud limit for `sitewatch run`, %.")] = None,
@@ -236,7 +239,10 @@ def rules(
         "secret": secret,
         "emails": email,
         "smtp": smtp,
+        "dismiss_growth": dismiss_growth,
     }
+    if dismiss_growth is not None and dismiss_growth < 1:
+        raise InputError(f"--dismiss-growth must be 1 or more, not {dismiss_growth}")
     for url in webhook or []:
         if not url.startswith(("http://", "https://")):
             raise InputError(f"--webhook '{url}' is not an http(s) URL")
@@ -250,6 +256,29 @@ def rules(
         stdout.print(
             f"{escape(site_id)}: alert rules {escape(json.dumps(shown))}; imagery {escape(json.dumps(record.monitor))}"
         )
+
+
+def _scene_facts(scene) -> dict:
+    """What the store keeps of a scene; local files get a SHA-256 of their first band file."""
+    import hashlib
+
+    source = scene.source
+    checksum = None
+    if source == "local" and scene.hrefs:
+        path = Path(next(iter(scene.hrefs.values())))
+        source = str(path)
+        with open(path, "rb") as handle:
+            checksum = hashlib.file_digest(handle, "sha256").hexdigest()
+    elif scene.hrefs:
+        source = f"{scene.source}#{scene.id}"
+    return {
+        "id": scene.id,
+        "datetime": scene.datetime,
+        "source": source,
+        "sensor": scene.sensor,
+        "cloud_cover": scene.cloud_cover,
+        "checksum": checksum,
+    }
 
 
 @app.command("run")
@@ -317,8 +346,9 @@ def run_sites(
                 console.print(f"[red]failed:[/] {escape(record.id)}: {escape(str(exc))}")
                 failed.append(record.id)
                 continue
-            inputs = {"scenes": [{"id": s.id, "datetime": s.datetime, "source": s.source} for s in result.cube.scenes]}
-            outcome = record_run(session, record.id, inputs, config.as_dict(), result.events, started)
+            scenes = [_scene_facts(s) for s in result.cube.scenes]
+            inputs = {"scenes": [{k: s[k] for k in ("id", "datetime", "source", "checksum")} for s in scenes]}
+            outcome = record_run(session, record.id, inputs, config.as_dict(), result.events, started, scenes=scenes)
             if outcome.duplicate:
                 stdout.print(f"{escape(record.id)}: same inputs as run {outcome.run.id}; nothing new")
             else:

@@ -26,7 +26,7 @@ from sitewatch import __version__
 from sitewatch.errors import InputError
 from sitewatch.events.extract import Event as DetectedEvent
 from sitewatch.sites import Site
-from sitewatch.store.models import REVIEW_STATUSES, Event, Review, Run, Sighting, SiteRecord
+from sitewatch.store.models import REVIEW_STATUSES, Event, Review, Run, RunScene, Scene, Sighting, SiteRecord
 
 #: Events of the same kind overlapping at least this much (intersection over union) are one.
 MATCH_IOU = 0.3
@@ -102,10 +102,18 @@ def record_run(
     events: list[DetectedEvent],
     started_at: datetime,
     *,
-    dismiss_growth: float = DEFAULT_DISMISS_GROWTH,
+    scenes: list[dict[str, Any]] | None = None,
+    dismiss_growth: float | None = None,
 ) -> RunOutcome:
-    """Store a finished run and its events in one transaction; the same inputs again add nothing."""
-    get_site(session, site_id)
+    """Store a finished run, the scenes it used and its events in one transaction.
+
+    The same inputs again add nothing. `scenes` are dicts with `id`, `source` and, where
+    known, `sensor`, `datetime`, `cloud_cover`, `checksum`; each real scene is one row,
+    linked to every run that used it. `dismiss_growth` defaults to the site's rule.
+    """
+    site = get_site(session, site_id)
+    if dismiss_growth is None:
+        dismiss_growth = float((site.alert_rules or {}).get("dismiss_growth", DEFAULT_DISMISS_GROWTH))
     key = input_key(inputs, parameters)
     session.rollback()  # start the locked transaction from a clean state
     _lock_site(session, site_id)
@@ -123,6 +131,9 @@ def record_run(
     )
     session.add(run)
     session.flush()
+    for info in scenes or []:
+        scene = _scene_row(session, info)
+        session.add(RunScene(run_id=run.id, scene_id=scene.id))
     stored = list(session.scalars(select(Event).where(Event.site_id == site_id)))
     outcome = RunOutcome(run)
     for index, detected in enumerate(events):
@@ -167,6 +178,23 @@ def record_run(
         previous = session.scalar(select(Run).where(Run.site_id == site_id, Run.input_key == key))
         return RunOutcome(previous, duplicate=True)
     return outcome
+
+
+def _scene_row(session: Session, info: dict[str, Any]) -> Scene:
+    key = f"{info['source']}|{info['id']}"
+    scene = session.scalar(select(Scene).where(Scene.scene_key == key))
+    if scene is None:
+        scene = Scene(
+            scene_key=key,
+            sensor=info.get("sensor"),
+            acquired_at=info.get("datetime"),
+            cloud_cover=info.get("cloud_cover"),
+            source=info["source"],
+            checksum=info.get("checksum"),
+        )
+        session.add(scene)
+        session.flush()
+    return scene
 
 
 def _suppressor(
