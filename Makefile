@@ -27,3 +27,5 @@ bench: $(STAMP)
 	$(VENV)/bin/sitewatch bench oscd ../shared/data/oscd
 	$(VENV)/bin/python bench/throughput.py
 	$(VENV)/bin/python bench/timeseries.py
+	$(VENV)/bin/python bench/dating.py
+	$(VENV)/bin/python bench/store.py
