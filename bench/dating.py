@@ -16,10 +16,7 @@ import warnings
 from pathlib import Path
 
 from sitewatch.bench.datasets import oscd_scenes
-from sitewatch.bench.series import labelled_series
-from sitewatch.detect.timeseries import detect_breaks
-from sitewatch.imagery import load_pair
-from sitewatch.train.data import S2_BANDS
+from sitewatch.bench.series import dating_counts
 
 
 def main() -> None:
@@ -31,22 +28,13 @@ def main() -> None:
     total = {"tp": 0, "fp": 0, "fn": 0, "dated": 0, "unchanged": 0}
     print(f"{'city':12s} {'precision':>9s} {'recall':>7s} {'dated':>7s} {'false flags':>11s} {'clouded':>8s}")
     for scene in oscd_scenes(args.data):
-        pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
-        b = pair.before.sel(band=list(S2_BANDS)).values
-        a = pair.after.sel(band=list(S2_BANDS)).values
-        built = labelled_series(
-            b, a, scene.changed, pair.sources[0].time.value, pair.sources[1].time.value, looks=args.looks
-        )
-        result = detect_breaks(built.series)
-        ref, flag = built.changed, result.changed
-        correct = (result.last_before < built.looks_before) & (result.first_after >= built.looks_before)
-        tp, fp, fn = int((flag & ref).sum()), int((flag & ~ref).sum()), int((~flag & ref).sum())
-        dated = int((flag & ref & correct).sum())
-        for key, value in (("tp", tp), ("fp", fp), ("fn", fn), ("dated", dated), ("unchanged", int((~ref).sum()))):
-            total[key] += value
+        c = dating_counts(scene, looks=args.looks)
+        tp, fp, fn, dated = c["tp"], c["fp"], c["fn"], c["dated"]
+        for key in total:
+            total[key] += c[key]
         print(
             f"{scene.name:12s} {tp / max(tp + fp, 1):9.3f} {tp / max(tp + fn, 1):7.3f} {dated / max(tp, 1):7.3f} "
-            f"{fp / max(int((~ref).sum()), 1):11.3f} {built.cloud_share:8.2f}"
+            f"{fp / max(c['unchanged'], 1):11.3f} {c['cloud_share']:8.2f}"
         )
     t = total
     print(

@@ -70,3 +70,32 @@ def labelled_series(
         times.append(np.datetime64(base, "D") + np.timedelta64(offset * REVISIT_DAYS, "D"))
     series = np.stack(frames)
     return LabelledSeries(series, np.array(times), (h, w), looks, changed.ravel(), float(clouds.mean()))
+
+
+def dating_counts(scene, looks: int = 6, bands: tuple[str, ...] | None = None) -> dict[str, float]:
+    """Detection and dating counts of the break detector on a series built from one labelled scene."""
+    from sitewatch.detect.timeseries import detect_breaks
+    from sitewatch.imagery import load_pair
+    from sitewatch.train.data import S2_BANDS
+
+    pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
+    keys = list(bands or S2_BANDS)
+    built = labelled_series(
+        pair.before.sel(band=keys).values,
+        pair.after.sel(band=keys).values,
+        scene.changed,
+        pair.sources[0].time.value,
+        pair.sources[1].time.value,
+        looks=looks,
+    )
+    result = detect_breaks(built.series)
+    ref, flag = built.changed, result.changed
+    correct = (result.last_before < built.looks_before) & (result.first_after >= built.looks_before)
+    return {
+        "tp": int((flag & ref).sum()),
+        "fp": int((flag & ~ref).sum()),
+        "fn": int((~flag & ref).sum()),
+        "dated": int((flag & ref & correct).sum()),
+        "unchanged": int((~ref).sum()),
+        "cloud_share": built.cloud_share,
+    }
