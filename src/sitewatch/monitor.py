@@ -76,11 +76,6 @@ class MonitorRun:
     timings_s: dict[str, float] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def pixel_area_m2(self) -> float:
-        res = self.cube.geobox.resolution
-        return abs(res.x * res.y)
-
     def timeline(self) -> list[dict[str, Any]]:
         """Changed area that appeared by each scene date (events by their first changed look)."""
         rows = []

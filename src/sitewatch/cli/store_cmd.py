@@ -260,15 +260,13 @@ def rules(
 
 def _scene_facts(scene) -> dict:
     """What the store keeps of a scene; local files get a SHA-256 of their first band file."""
-    import hashlib
+    from sitewatch.imagery.local import sha256_file
 
     source = scene.source
     checksum = None
     if source == "local" and scene.hrefs:
         path = Path(next(iter(scene.hrefs.values())))
-        source = str(path)
-        with open(path, "rb") as handle:
-            checksum = hashlib.file_digest(handle, "sha256").hexdigest()
+        source, checksum = str(path), sha256_file(path)
     elif scene.hrefs:
         source = f"{scene.source}#{scene.id}"
     return {

@@ -64,10 +64,10 @@ def get_site(session: Session, site_id: str) -> SiteRecord:
 
 
 def input_key(inputs: dict[str, Any], parameters: dict[str, Any]) -> str:
-    import json
+    """SHA-256 of a run's inputs and parameters with the sitewatch version (as the cube cache keys)."""
+    from sitewatch.imagery.cache import cube_key
 
-    text_ = json.dumps({"inputs": inputs, "parameters": parameters, "version": __version__}, sort_keys=True)
-    return hashlib.sha256(text_.encode()).hexdigest()
+    return cube_key({"inputs": inputs, "parameters": parameters})
 
 
 def _lock_site(session: Session, site_id: str) -> None:
