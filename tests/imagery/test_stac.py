@@ -92,21 +92,27 @@ def stack(oscd_city, tmp_path_factory):
     with rasterio.open(root / names["imgs_1"]["B02"]) as src:
         bounds = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
 
-    def build(asset_url: str):
+    def looks(asset_url: str, collection: str, prefix: str, query: str = "") -> list[dict]:
         items = []
         for date, when in DATES.items():
             step = -1 if date == "imgs_1" else 1
             for k, cloud in enumerate(CLOUDS):
-                hrefs = {b: f"{asset_url}/open/{n}" for b, n in names[date].items()}
-                items.append(
-                    _item(f"paris-{date}-{k}", "oscd", when + step * timedelta(days=5 * k), cloud, hrefs, bounds)
-                )
+                hrefs = {b: f"{asset_url}/open/{n}{query}" for b, n in names[date].items()}
+                day = when + step * timedelta(days=5 * k)
+                items.append(_item(f"{prefix}-{date}-{k}", collection, day, cloud, hrefs, bounds))
         broken = {b: f"{asset_url}/open/paris/missing/{b}.tif" for b in BANDS}
-        items.append(_item("paris-missing", "oscd", DATES["imgs_2"] + timedelta(days=1), 1.0, broken, bounds))
+        items.append(_item(f"{prefix}-missing", collection, DATES["imgs_2"] + timedelta(days=1), 1.0, broken, bounds))
+        return items
+
+    def build(asset_url: str):
+        items = looks(asset_url, "oscd", "paris")
+        # the same looks under URLs no other test reads: GDAL's in-process HTTP cache cannot
+        # answer for them, so the asset server's request count shows what the monitor read
+        items += looks(asset_url, "oscd-monitor", "monitor", "?for=monitor")
         for date, when in DATES.items():
             hrefs = {b: f"{asset_url}/signed/{n}" for b, n in names[date].items()}
             items.append(_item(f"paris-signed-{date}", "oscd-signed", when, 0.0, hrefs, bounds))
-        return [_collection("oscd"), _collection("oscd-signed")], items
+        return [_collection("oscd"), _collection("oscd-signed"), _collection("oscd-monitor")], items
 
     running = start_stack(build, root, TOKEN)
     yield running
@@ -233,12 +239,12 @@ def test_monitor_from_stac_then_from_the_cache(stack, site, tmp_path):
     from sitewatch.monitor import MonitorConfig, run_monitor
 
     config = MonitorConfig(
-        start="2016-10-01", end="2017-12-31", sources=[stack.api.url], collection="oscd", max_cloud=50
+        start="2016-10-01", end="2017-12-31", sources=[stack.api.url], collection="oscd-monitor", max_cloud=50
     )
     first = run_monitor(site, config, cache_dir=tmp_path)
     assert stack.assets.faults()["seen"] > 0  # pixels were read (and the counter reset)
     assert not first.cache["hit"] and len(first.cube) == 8
-    assert [s.id for s in first.cube.dropped] == ["paris-missing"]
+    assert [s.id for s in first.cube.dropped] == ["monitor-missing"]
     assert first.events and all(e.before_date <= "2016-11-30T23" < "2017-11-07" <= e.after_date for e in first.events)
     second = run_monitor(site, config, cache_dir=tmp_path)
     assert second.cache["hit"]
