@@ -114,27 +114,47 @@ def _mail(address: str, body: bytes, rules: dict[str, Any], subject: str) -> tup
 
 
 def deliver_pending(session: Session, *, timeout: float = 10.0, backoff_s: float = 0.5) -> list[Alert]:
-    """Try every pending alert (webhooks up to 3 times with back-off); record each attempt."""
-    delivered = []
-    for alert in session.scalars(select(Alert).where(Alert.status == "pending").order_by(Alert.id)):
-        event = session.get(Event, alert.event_id)
-        site = session.get(SiteRecord, event.site_id)
-        rules = site.alert_rules or {}
-        body = json.dumps(payload(event, site), sort_keys=True).encode()
-        attempts = 1 if alert.target.startswith("mailto:") else WEBHOOK_ATTEMPTS
-        for attempt in range(attempts):
-            if alert.target.startswith("mailto:"):
-                subject = f"sitewatch: {event.kind} at {site.name} ({event.area_m2:,.0f} m²)"
-                ok, detail = _mail(alert.target[len("mailto:") :], body, rules, subject)
-            else:
-                ok, detail = _post(alert.target, body, rules.get("secret"), timeout, alert.id)
-            session.add(Delivery(alert_id=alert.id, ok=ok, detail=detail))
-            if ok:
-                alert.status, alert.delivered_at = "delivered", datetime.now(UTC)
-                delivered.append(alert)
-                session.commit()  # delivered is on disk before anything else happens
-                break
-            session.commit()
-            if attempt + 1 < attempts:
-                time.sleep(backoff_s * 2**attempt)
-    return delivered
+    """Try every pending alert (webhooks up to 3 times with back-off); record each attempt.
+
+    Each alert is claimed under the store's write lock and its attempts committed before
+    the lock is let go, so two processes delivering at once never send one alert twice.
+    """
+    from sitewatch.store.repo import write_lock
+
+    delivered: list[Alert] = []
+    tried: set[int] = set()
+    while True:
+        session.rollback()
+        write_lock(session, "alerts")
+        query = select(Alert).where(Alert.status == "pending").order_by(Alert.id).limit(1)
+        if tried:
+            query = query.where(Alert.id.not_in(tried))
+        alert = session.scalar(query)
+        if alert is None:
+            session.rollback()
+            return delivered
+        tried.add(alert.id)
+        if _attempt(session, alert, timeout, backoff_s):
+            delivered.append(alert)
+        session.commit()  # attempts and status on disk before the next alert is claimed
+
+
+def _attempt(session: Session, alert: Alert, timeout: float, backoff_s: float) -> bool:
+    event = session.get(Event, alert.event_id)
+    site = session.get(SiteRecord, event.site_id)
+    rules = site.alert_rules or {}
+    body = json.dumps(payload(event, site), sort_keys=True).encode()
+    attempts = 1 if alert.target.startswith("mailto:") else WEBHOOK_ATTEMPTS
+    for attempt in range(attempts):
+        if alert.target.startswith("mailto:"):
+            subject = f"sitewatch: {event.kind} at {site.name} ({event.area_m2:,.0f} m²)"
+            ok, detail = _mail(alert.target[len("mailto:") :], body, rules, subject)
+        else:
+            ok, detail = _post(alert.target, body, rules.get("secret"), timeout, alert.id)
+        session.add(Delivery(alert_id=alert.id, ok=ok, detail=detail))
+        if ok:
+            alert.status, alert.delivered_at = "delivered", datetime.now(UTC)
+            return True
+        if attempt + 1 < attempts:
+            time.sleep(backoff_s * 2**attempt)
+    return False

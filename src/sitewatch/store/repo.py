@@ -72,12 +72,17 @@ def input_key(inputs: dict[str, Any], parameters: dict[str, Any]) -> str:
 
 def _lock_site(session: Session, site_id: str) -> None:
     """Serialise writers of one site until the transaction ends."""
+    write_lock(session, site_id)
+
+
+def write_lock(session: Session, name: str) -> None:
+    """Take a named write lock for the rest of the transaction (start it on a fresh transaction)."""
     if session.bind.dialect.name == "sqlite":
         # the transaction starts with BEGIN IMMEDIATE (see db.make_engine): the write lock is
         # taken now, and a second writer waits for it (busy_timeout)
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     else:
-        key = int.from_bytes(hashlib.sha256(site_id.encode()).digest()[:8], "big", signed=True)
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
