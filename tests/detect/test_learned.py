@@ -6,6 +6,8 @@ scored on (its metadata says which cities it was trained on, and a test checks t
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -16,6 +18,7 @@ from sitewatch.detect import default_config, detect
 from sitewatch.detect.learned import MODELS_DIR, blend_weights, choose_model, learned_score, load_model
 from sitewatch.errors import InputError
 from sitewatch.imagery import load_pair
+from sitewatch.pair_radiometry import match_pair
 
 FIXED_MODEL = MODELS_DIR / "oscd-s2-fixed.onnx"
 FIXED_TEST_CITIES = ["aguasclaras", "beirut", "cupertino", "paris"]
@@ -86,6 +89,19 @@ def test_odd_sizes_and_nodata(tmp_path):
     assert score.shape == (37, 53)
     assert np.isnan(score[0, 0]) and np.isfinite(score[1:, 1:]).all()
     assert np.nanmin(score) >= 0 and np.nanmax(score) <= 1
+
+
+def test_a_model_trained_on_matched_pairs_gets_matched_pairs():
+    """The metadata's pair_radiometry decides whether the detector matches the dates first."""
+    plain = load_model(MODELS_DIR / "oscd-rgbn.onnx")
+    assert plain.pair_radiometry == "none"
+    matched = dataclasses.replace(plain, pair_radiometry="pair-median-iqr")
+    before = _cube(list(plain.bands), (64, 64)).values
+    after = before * 1.5 + 400  # a scene-wide radiometric difference, nothing built
+    expected = learned_score(*match_pair(before, after), plain)
+    np.testing.assert_allclose(learned_score(before, after, matched), expected, atol=1e-6)
+    with pytest.raises(InputError, match="unknown pair_radiometry"):
+        learned_score(before, after, dataclasses.replace(plain, pair_radiometry="histogram"))
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from sitewatch.detect.learned import learned_score, load_model  # noqa: E402
+from sitewatch.pair_radiometry import match_pair  # noqa: E402
 from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
 from sitewatch.train.fit import TrainConfig, choose_postprocessing, export_onnx, predict, train  # noqa: E402
 from sitewatch.train.patches import PatchSampler  # noqa: E402
@@ -51,7 +52,7 @@ def test_choose_postprocessing_finds_the_separating_threshold():
 
 
 def test_train_export_and_onnx_parity(data, tmp_path):
-    config = TrainConfig(band_set="rgbn", steps=40, batch=4, patch=32, widths=(8, 16, 16, 16))
+    config = TrainConfig(band_set="rgbn", steps=40, batch=4, patch=32, widths=(8, 16, 16, 16), match_pairs=True)
     model = train(data, ["a"], config)
     assert np.mean(model.losses[-10:]) < np.mean(model.losses[:10])
     path = export_onnx(model, tmp_path / "m.onnx", command="test")
@@ -59,8 +60,31 @@ def test_train_export_and_onnx_parity(data, tmp_path):
     assert loaded.bands == RGBN_BANDS
     assert loaded.threshold == model.threshold
     assert json.loads(loaded.metadata["train_cities"]) == ["a"]
+    assert loaded.pair_radiometry == "pair-median-iqr"
     city = data.cities["b"]
-    torch_prob = predict(model.net, city.before, city.after)
+    torch_prob = predict(model.net, *match_pair(city.before, city.after))  # the detector matches the pair itself
     onnx_prob = learned_score(city.before, city.after, loaded, tile=96, overlap=0)
     assert onnx_prob.shape == torch_prob.shape
     assert np.abs(onnx_prob - torch_prob).max() < 1e-4
+
+
+def test_plan_keeps_models_trained_before_an_option_existed(data, tmp_path):
+    """A model whose metadata predates an option counts as trained with its default."""
+    import onnx
+
+    from sitewatch.train.__main__ import _trained_with
+
+    config = TrainConfig(band_set="rgbn", steps=2, batch=2, patch=32, widths=(8, 8, 8, 8))
+    path = export_onnx(train(data, ["a"], config), tmp_path / "m.onnx")
+    proto = onnx.load(str(path))
+    for entry in proto.metadata_props:
+        if entry.key == "train_config":
+            older = json.loads(entry.value)
+            del older["match_pairs"]
+            entry.value = json.dumps(older)
+    onnx.save(proto, str(path))
+    assert _trained_with(path, config, ["a"])
+    assert not _trained_with(
+        path, TrainConfig(band_set="rgbn", steps=2, batch=2, patch=32, widths=(8, 8, 8, 8), match_pairs=True), ["a"]
+    )
+    assert not _trained_with(path, config, ["a", "b"])

@@ -3,7 +3,9 @@
 No PyTorch here: the network was trained with `python -m sitewatch.train` and exported to
 ONNX with everything needed to use it in its metadata (bands in order, probability
 threshold and minimum region size chosen on its training cities, training cities and
-command). Images larger than a tile are cut into overlapping tiles whose predictions are
+command, and whether both dates are first matched radiometrically by
+`sitewatch.pair_radiometry`, which happens here over the whole image before tiling, so
+every tile sees the same matching). Images larger than a tile are cut into overlapping tiles whose predictions are
 blended with weights that fall to the tile edges, so no seams show where tiles meet.
 
 Which model runs depends on the bands: the 10-band Sentinel-2 model when the image has
@@ -23,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from sitewatch.errors import InputError
+from sitewatch.pair_radiometry import METHOD as PAIR_MATCHING
+from sitewatch.pair_radiometry import match_pair
 
 MODELS_DIR = Path(__file__).parent / "models"
 #: Shipped models, preferred first: each runs when the image has all of its bands.
@@ -41,6 +45,7 @@ class ChangeModel:
     min_region_px: int
     pixel_size_m: float
     size_multiple: int
+    pair_radiometry: str  # "none", or "pair-median-iqr": dates matched (sitewatch.pair_radiometry) before the net
     metadata: dict[str, str] = field(compare=False, hash=False, repr=False)
 
     @property
@@ -95,6 +100,7 @@ def load_model(path: str | os.PathLike[str]) -> ChangeModel:
         min_region_px=int(meta.get("min_region_px", "1")),
         pixel_size_m=float(meta.get("pixel_size_m", "10")),
         size_multiple=int(meta.get("size_multiple", "8")),
+        pair_radiometry=meta.get("pair_radiometry", "none"),
         metadata=meta,
     )
 
@@ -160,6 +166,10 @@ def learned_score(
     if tile % model.size_multiple:
         raise ValueError(f"tile {tile} is not a multiple of {model.size_multiple}")
     nodata = ~(np.isfinite(before).all(axis=0) & np.isfinite(after).all(axis=0))
+    if model.pair_radiometry == PAIR_MATCHING:
+        before, after = match_pair(before, after)
+    elif model.pair_radiometry != "none":
+        raise InputError(f"{model.name}: unknown pair_radiometry {model.pair_radiometry!r}; update sitewatch")
     b = np.nan_to_num(before.astype("float32", copy=False), nan=0.0)
     a = np.nan_to_num(after.astype("float32", copy=False), nan=0.0)
     h, w = b.shape[1:]

@@ -32,7 +32,13 @@ def _fail(message: str) -> None:
 
 def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfig:
     return TrainConfig(
-        band_set=band_set or args.band_set, steps=args.steps, batch=args.batch, patch=args.patch, seed=args.seed
+        band_set=band_set or args.band_set,
+        steps=args.steps,
+        batch=args.batch,
+        patch=args.patch,
+        seed=args.seed,
+        joint_gain_jitter=args.joint_gain_jitter,
+        match_pairs=args.match_pairs,
     )
 
 
@@ -43,13 +49,19 @@ def _load(path: str) -> TrainingData:
 
 
 def _trained_with(path: Path, config: TrainConfig, cities: list[str]) -> bool:
-    """True when `path` exists and was trained with exactly these settings and cities."""
+    """True when `path` exists and was trained with exactly these settings and cities.
+
+    Settings a model's metadata lacks (it predates them) count as their defaults, so adding
+    an option does not make every model already trained look out of date.
+    """
     if not path.is_file():
         return False
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    return meta.get("train_config") == json.dumps(asdict(config)) and meta.get("train_cities") == json.dumps(cities)
+    stored = {**json.loads(json.dumps(asdict(TrainConfig()))), **json.loads(meta.get("train_config", "{}"))}
+    wanted = json.loads(json.dumps(asdict(config)))
+    return stored == wanted and meta.get("train_cities") == json.dumps(cities)
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
@@ -116,6 +128,17 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--patch", type=int, default=TrainConfig.patch)
         p.add_argument("--seed", type=int, default=TrainConfig.seed)
         p.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+        p.add_argument(
+            "--match-pairs",
+            action="store_true",
+            help="match both dates radiometrically first (sitewatch.pair_radiometry; the detector then does too)",
+        )
+        p.add_argument(
+            "--joint-gain-jitter",
+            type=float,
+            default=TrainConfig.joint_gain_jitter,
+            help="std of a per-band gain applied to both dates alike (augmentation)",
+        )
         p.set_defaults(func=func)
         if name == "fit":
             p.add_argument("--band-set", choices=sorted(BAND_SETS), default="s2")

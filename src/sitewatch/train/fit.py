@@ -19,6 +19,8 @@ import torch
 from scipy import ndimage
 from torch import nn
 
+from sitewatch.pair_radiometry import METHOD as PAIR_MATCHING
+from sitewatch.pair_radiometry import match_pair
 from sitewatch.train.data import BAND_SETS, City, TrainingData
 from sitewatch.train.model import SIZE_MULTIPLE, ChangeUNet, ProbabilityModel
 from sitewatch.train.patches import PatchSampler
@@ -39,6 +41,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     pos_weight: float = 3.0
     gain_jitter: float = 0.03
+    joint_gain_jitter: float = 0.0  # per-band gain shared by both dates (absolute radiometry)
+    match_pairs: bool = False  # train (and so detect) on pairs matched by sitewatch.pair_radiometry
     seed: int = 0
 
     @property
@@ -109,6 +113,17 @@ def choose_postprocessing(probs: list[np.ndarray], labels: list[np.ndarray]) -> 
     return best
 
 
+def model_inputs(cities: list[City], band_index: list[int], match_pairs: bool) -> list[City]:
+    """The cities as the model sees them: its bands only and, if it wants them, matched pairs."""
+    out = []
+    for city in cities:
+        before, after = city.before[band_index], city.after[band_index]
+        if match_pairs:
+            before, after = match_pair(before, after)
+        out.append(City(city.name, before, after, city.changed))
+    return out
+
+
 def train(
     data: TrainingData,
     cities: list[str],
@@ -117,9 +132,16 @@ def train(
     log: Callable[[str], None] | None = None,
 ) -> TrainedModel:
     torch.manual_seed(config.seed)
-    train_cities: list[City] = data.subset(cities)
-    band_index = data.band_indices(config.bands)
-    sampler = PatchSampler(train_cities, band_index, config.patch, gain_jitter=config.gain_jitter, seed=config.seed)
+    train_cities = model_inputs(data.subset(cities), data.band_indices(config.bands), config.match_pairs)
+    band_index = list(range(len(config.bands)))
+    sampler = PatchSampler(
+        train_cities,
+        band_index,
+        config.patch,
+        gain_jitter=config.gain_jitter,
+        joint_gain_jitter=config.joint_gain_jitter,
+        seed=config.seed,
+    )
     net = ChangeUNet(len(config.bands), config.widths).to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=config.steps)
@@ -138,7 +160,7 @@ def train(
             recent = float(torch.stack(history[-100:]).mean())
             log(f"step {step + 1}/{config.steps} loss {recent:.4f} ({time.perf_counter() - start:.0f} s)")
     losses = [float(v) for v in torch.stack(history).cpu()] if history else []
-    probs = [predict(net, c.before[band_index], c.after[band_index], device) for c in train_cities]
+    probs = [predict(net, c.before, c.after, device) for c in train_cities]
     threshold, min_px, f1 = choose_postprocessing(probs, [c.changed for c in train_cities])
     if log:
         log(f"post-processing on training cities: threshold {threshold}, min region {min_px} px, F1 {f1:.3f}")
@@ -178,6 +200,7 @@ def export_onnx(model: TrainedModel, path: str | Path, command: str = "") -> Pat
         "threshold": str(model.threshold),
         "min_region_px": str(model.min_region_px),
         "pixel_size_m": "10",
+        "pair_radiometry": PAIR_MATCHING if model.config.match_pairs else "none",
         "train_cities": json.dumps(model.cities),
         "train_f1": f"{model.train_f1:.4f}",
         "train_seconds": f"{model.seconds:.0f}",

@@ -3,8 +3,9 @@
 Change is rare (0.3-4 % of OSCD pixels), so half of the patches are centred near a
 changed pixel; the rest are uniform, so the network also sees plenty of fields, water and
 seasonal change that is *not* construction. Augmentation: the 8 rotations/flips, swapping
-the dates (change is symmetric in time) and a small per-band gain jitter of each date
-(different sun, atmosphere and processing baselines between scenes).
+the dates (change is symmetric in time), a small per-band gain jitter of each date (what
+pair matching leaves of different sun, atmosphere and processing baselines) and a larger
+per-band gain shared by both dates (other places and sensors have other absolute levels).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class PatchSampler:
         size: int = 64,
         change_share: float = 0.5,
         gain_jitter: float = 0.03,
+        joint_gain_jitter: float = 0.0,
         seed: int = 0,
     ) -> None:
         self.cities = [c for c in cities if min(c.changed.shape) >= size]
@@ -31,6 +33,7 @@ class PatchSampler:
         self.size = size
         self.change_share = change_share
         self.gain_jitter = gain_jitter
+        self.joint_gain_jitter = joint_gain_jitter
         self.rng = np.random.default_rng(seed)
         weights = np.array([c.pixels for c in self.cities], dtype=float)
         self.weights = weights / weights.sum()
@@ -69,5 +72,6 @@ class PatchSampler:
             if self.rng.random() < 0.5:
                 b, a = a, b
             gains = 1.0 + self.gain_jitter * self.rng.standard_normal((2, nb, 1, 1))
+            gains *= 1.0 + self.joint_gain_jitter * self.rng.standard_normal((1, nb, 1, 1))
             before[i], after[i], label[i] = b * gains[0], a * gains[1], lab
         return before, after, label

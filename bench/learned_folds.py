@@ -1,0 +1,79 @@
+"""Is the learned detector's leave-one-city-out score limited by its threshold or by its ranking?
+
+Run:  .venv/bin/python bench/learned_folds.py --models-dir MODELS [--data ../shared/data/oscd]
+
+MODELS holds `loco-<city>.onnx` for every OSCD city (`python -m sitewatch.train plan`).
+For each city its fold model's probability map is scored three ways:
+
+* F1 at the model's own threshold (chosen on its training cities; no minimum region here,
+  so it can differ slightly from `sitewatch bench oscd --cv loco`);
+* the best F1 any threshold would give on that city: a diagnostic upper bound, never a
+  setting (it is chosen on the test city);
+* average precision (area under precision-recall), which no threshold affects.
+
+Pooled over cities: F1 at the own thresholds, F1 with every city at its best threshold
+and AP. When even the per-city best thresholds leave pooled F1 low, no threshold rule can
+fix it: the model ranks changed pixels too poorly on unseen cities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from sitewatch.bench.datasets import oscd_scenes
+from sitewatch.bench.metrics import Counts, confusion
+from sitewatch.detect.learned import learned_score, load_model
+from sitewatch.imagery import load_pair
+
+THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
+
+
+def average_precision(prob: np.ndarray, changed: np.ndarray) -> float:
+    order = np.argsort(-prob, kind="stable")
+    hits = changed[order]
+    tp = np.cumsum(hits)
+    precision = tp / np.arange(1, hits.size + 1)
+    return float((precision * hits).sum() / max(hits.sum(), 1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models-dir", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/oscd"))
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", module="rasterio")
+    own_total, best_total = Counts(), Counts()
+    probs, labels = [], []
+    print(f"{'city':12s} {'threshold':>9s} {'F1 own':>7s} {'best t':>6s} {'F1 best':>7s} {'AP':>6s}")
+    for scene in oscd_scenes(args.data):
+        model = load_model(args.models_dir / f"loco-{scene.name}.onnx")
+        pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
+        prob = learned_score(
+            pair.before.sel(band=list(model.bands)).values, pair.after.sel(band=list(model.bands)).values, model
+        )
+        keep = scene.scored & np.isfinite(prob)
+        prob, changed = prob[keep], scene.changed[keep]
+        own = confusion(prob > model.threshold, changed)
+        best_t = max(THRESHOLDS, key=lambda t: confusion(prob > t, changed).f1)
+        best = confusion(prob > best_t, changed)
+        own_total += own
+        best_total += best
+        probs.append(prob)
+        labels.append(changed)
+        print(
+            f"{scene.name:12s} {model.threshold:9.2f} {own.f1:7.3f} {best_t:6.2f} {best.f1:7.3f} "
+            f"{average_precision(prob, changed):6.3f}"
+        )
+    pooled_ap = average_precision(np.concatenate(probs), np.concatenate(labels))
+    print(
+        f"pooled: F1 at own thresholds {own_total.f1:.3f}, F1 at per-city best thresholds "
+        f"{best_total.f1:.3f} (upper bound, diagnostic), AP {pooled_ap:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
