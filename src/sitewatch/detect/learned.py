@@ -4,9 +4,9 @@ No PyTorch here: the network was trained with `python -m sitewatch.train` and ex
 ONNX with everything needed to use it in its metadata (bands in order, probability
 threshold and minimum region size chosen on its training cities, training cities and
 command, and whether both dates are first matched radiometrically by
-`sitewatch.pair_radiometry`, which happens here over the whole image before tiling, so
-every tile sees the same matching). Images larger than a tile are cut into overlapping tiles whose predictions are
-blended with weights that fall to the tile edges, so no seams show where tiles meet.
+`sitewatch.pair_radiometry`, done here over the whole image before tiling so every tile
+sees the same matching). Images larger than a tile are cut into overlapping tiles whose
+predictions are blended with weights that fall to the tile edges, so no seams show.
 
 Which model runs depends on the bands: the 10-band Sentinel-2 model when the image has
 those bands, the RGB+NIR model for 4-band commercial or aerial imagery; anything else is

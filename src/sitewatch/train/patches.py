@@ -3,9 +3,9 @@
 Change is rare (0.3-4 % of OSCD pixels), so half of the patches are centred near a
 changed pixel; the rest are uniform, so the network also sees plenty of fields, water and
 seasonal change that is *not* construction. Augmentation: the 8 rotations/flips, swapping
-the dates (change is symmetric in time), a small per-band gain jitter of each date (what
-pair matching leaves of different sun, atmosphere and processing baselines) and a larger
-per-band gain shared by both dates (other places and sensors have other absolute levels).
+the dates (change is symmetric in time), a small per-band gain jitter of each date
+(different sun, atmosphere and processing baselines between scenes) and, when asked for,
+a per-band gain shared by both dates (other places and sensors have other absolute levels).
 """
 
 from __future__ import annotations
