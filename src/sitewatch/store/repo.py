@@ -70,11 +70,6 @@ def input_key(inputs: dict[str, Any], parameters: dict[str, Any]) -> str:
     return cube_key({"inputs": inputs, "parameters": parameters})
 
 
-def _lock_site(session: Session, site_id: str) -> None:
-    """Serialise writers of one site until the transaction ends."""
-    write_lock(session, site_id)
-
-
 def write_lock(session: Session, name: str) -> None:
     """Take a named write lock for the rest of the transaction (start it on a fresh transaction)."""
     if session.bind.dialect.name == "sqlite":
@@ -121,7 +116,7 @@ def record_run(
         dismiss_growth = float((site.alert_rules or {}).get("dismiss_growth", DEFAULT_DISMISS_GROWTH))
     key = input_key(inputs, parameters)
     session.rollback()  # start the locked transaction from a clean state
-    _lock_site(session, site_id)
+    write_lock(session, site_id)  # serialise writers of this site until the transaction ends
     previous = session.scalar(select(Run).where(Run.site_id == site_id, Run.input_key == key))
     if previous is not None:
         session.rollback()
@@ -139,16 +134,20 @@ def record_run(
     for info in scenes or []:
         scene = _scene_row(session, info)
         session.add(RunScene(run_id=run.id, scene_id=scene.id))
-    stored = list(session.scalars(select(Event).where(Event.site_id == site_id)))
+    # each stored geometry parsed once, not once per detected event
+    stored = [
+        (e, shapely.from_wkt(e.geometry_wkt)) for e in session.scalars(select(Event).where(Event.site_id == site_id))
+    ]
     outcome = RunOutcome(run)
     for index, detected in enumerate(events):
         if index == len(events) // 2:
             _test_pause(1)  # half the events added, nothing committed
         geometry = detected.geometry
-        same_kind = [(e, shapely.from_wkt(e.geometry_wkt)) for e in stored if e.kind == detected.kind]
-        best = max(same_kind, key=lambda pair: _iou(pair[1], geometry), default=None)
-        if best is not None and _iou(best[1], geometry) >= MATCH_IOU:
-            event = best[0]
+        same_kind = [(e, shape) for e, shape in stored if e.kind == detected.kind]
+        overlaps = [(_iou(shape, geometry), e) for e, shape in same_kind]
+        best_iou, best = max(overlaps, key=lambda pair: pair[0], default=(0.0, None))
+        if best is not None and best_iou >= MATCH_IOU:
+            event = best
             event.last_run_id = run.id
             event.sightings += 1
             outcome.linked.append(event)
@@ -168,7 +167,7 @@ def record_run(
             )
             session.add(event)
             session.flush()
-            stored.append(event)
+            stored.append((event, geometry))
             outcome.new.append(event)
         session.add(Sighting(run_id=run.id, event_id=event.id, area_m2=detected.area_m2, score=detected.mean_score))
     from sitewatch.store.alerts import queue_alerts
