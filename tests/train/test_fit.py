@@ -36,7 +36,7 @@ def data() -> TrainingData:
 
 
 def test_sampler_shapes_and_change_share(data):
-    sampler = PatchSampler(list(data.cities.values()), [0, 1, 2, 3], size=32, change_share=1.0)
+    sampler = PatchSampler(list(data.cities.values()), size=32, change_share=1.0)
     before, after, label = sampler.batch(8)
     assert before.shape == after.shape == (8, 4, 32, 32)
     assert label.shape == (8, 32, 32)

@@ -133,10 +133,8 @@ def train(
 ) -> TrainedModel:
     torch.manual_seed(config.seed)
     train_cities = model_inputs(data.subset(cities), data.band_indices(config.bands), config.match_pairs)
-    band_index = list(range(len(config.bands)))
     sampler = PatchSampler(
         train_cities,
-        band_index,
         config.patch,
         gain_jitter=config.gain_jitter,
         joint_gain_jitter=config.joint_gain_jitter,

@@ -16,10 +16,11 @@ from sitewatch.train.data import City
 
 
 class PatchSampler:
+    """Batches from cities that hold the model's bands only, in its order (`fit.model_inputs`)."""
+
     def __init__(
         self,
         cities: list[City],
-        band_index: list[int],
         size: int = 64,
         change_share: float = 0.5,
         gain_jitter: float = 0.03,
@@ -29,7 +30,6 @@ class PatchSampler:
         self.cities = [c for c in cities if min(c.changed.shape) >= size]
         if not self.cities:
             raise ValueError(f"no training city is at least {size} pixels on each side")
-        self.band_index = band_index
         self.size = size
         self.change_share = change_share
         self.gain_jitter = gain_jitter
@@ -53,7 +53,7 @@ class PatchSampler:
 
     def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(before, after, label): (n, bands, size, size) float32 DN and (n, size, size) float32."""
-        p, nb = self.size, len(self.band_index)
+        p, nb = self.size, self.cities[0].before.shape[0]
         before = np.empty((n, nb, p, p), dtype="float32")
         after = np.empty_like(before)
         label = np.empty((n, p, p), dtype="float32")
@@ -62,8 +62,8 @@ class PatchSampler:
             city = self.cities[k]
             y, x = self._origin(k)
             window = (slice(y, y + p), slice(x, x + p))
-            b = city.before[:, window[0], window[1]][self.band_index]
-            a = city.after[:, window[0], window[1]][self.band_index]
+            b = city.before[:, window[0], window[1]]
+            a = city.after[:, window[0], window[1]]
             lab = city.changed[window]
             rot, flip = int(self.rng.integers(4)), bool(self.rng.integers(2))
             b, a, lab = (np.rot90(v, rot, axes=(-2, -1)) for v in (b, a, lab))
