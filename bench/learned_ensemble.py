@@ -14,6 +14,7 @@ thousandths from `sitewatch bench oscd`, which reads the rasters.
 from __future__ import annotations
 
 import argparse
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -33,8 +34,18 @@ def mean_probability(members: list, city) -> np.ndarray:
     return total / len(members)
 
 
-def fold(held_out: str, data_path: Path, model_dirs: list[Path]) -> tuple[str, float, int, Counts]:
-    data = TrainingData.load(data_path)
+_DATA: TrainingData | None = None
+
+
+def _load_data(path: Path) -> None:
+    """Worker start: decode the training file once per process, not once per fold."""
+    global _DATA
+    _DATA = TrainingData.load(path)
+
+
+def fold(held_out: str, model_dirs: list[Path]) -> tuple[str, float, int, Counts]:
+    data = _DATA
+    assert data is not None
     members = []
     for folder in model_dirs:
         model = load_model(folder / f"loco-{held_out}.onnx")
@@ -54,13 +65,22 @@ def main() -> None:
     parser.add_argument("model_dirs", type=Path, nargs="+", help="folders of loco-<city>.onnx fold models")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
-    cities = list(TrainingData.load(args.data).cities)
+    if not args.data.is_file():
+        sys.exit(f"error: {args.data}: no such training file; make it with `python -m sitewatch.train prepare`")
+    with np.load(args.data) as z:  # city names only, without decoding the images
+        cities = sorted({k.split("/")[0] for k in z.files if "/" in k})
+    missing = [
+        str(d / f"loco-{c}.onnx") for d in args.model_dirs for c in cities if not (d / f"loco-{c}.onnx").is_file()
+    ]
+    if missing:
+        sys.exit(
+            f"error: {len(missing)} fold model(s) missing, e.g. {missing[0]}; "
+            "train them with `python -m sitewatch.train plan`"
+        )
     pooled = Counts()
     print(f"{'city':12s} {'threshold':>9s} {'min px':>6s} {'precision':>9s} {'recall':>6s} {'F1':>6s}")
-    with ProcessPoolExecutor(args.jobs) as pool:
-        for name, threshold, min_px, counts in pool.map(
-            partial(fold, data_path=args.data, model_dirs=args.model_dirs), cities
-        ):
+    with ProcessPoolExecutor(args.jobs, initializer=_load_data, initargs=(args.data,)) as pool:
+        for name, threshold, min_px, counts in pool.map(partial(fold, model_dirs=args.model_dirs), cities):
             pooled += counts
             scores = f"{counts.precision:9.3f} {counts.recall:6.3f} {counts.f1:6.3f}"
             print(f"{name:12s} {threshold:9.2f} {min_px:6d} {scores}", flush=True)

@@ -19,14 +19,16 @@ fix it: the model ranks changed pixels too poorly on unseen cities.
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from sitewatch.bench.datasets import oscd_scenes
+from sitewatch.bench.datasets import oscd_cities, oscd_scenes
 from sitewatch.bench.metrics import Counts, confusion
 from sitewatch.detect.learned import learned_score, load_model
+from sitewatch.errors import InputError
 from sitewatch.imagery import load_pair
 
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
@@ -46,6 +48,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/oscd"))
     args = parser.parse_args()
     warnings.filterwarnings("ignore", module="rasterio")
+    try:
+        cities = oscd_cities(args.data)
+    except InputError as exc:
+        sys.exit(f"error: {exc}")
+    missing = [c for c in cities if not (args.models_dir / f"loco-{c}.onnx").is_file()]
+    if missing:
+        sys.exit(
+            f"error: {args.models_dir} lacks loco-<city>.onnx for {', '.join(missing)}; "
+            "train them with `python -m sitewatch.train plan`"
+        )
     own_total, best_total = Counts(), Counts()
     probs, labels = [], []
     print(f"{'city':12s} {'threshold':>9s} {'F1 own':>7s} {'best t':>6s} {'F1 best':>7s} {'AP':>6s}")
