@@ -52,10 +52,15 @@ def match_pair(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.nd
     target_median = (median_b + median_a) / 2
     target_iqr = np.sqrt(np.maximum(iqr_b, 0) * np.maximum(iqr_a, 0))
 
+    invalid = ~valid
+
     def mapped(values: np.ndarray, median: np.ndarray, iqr: np.ndarray) -> np.ndarray:
         gain = np.where(iqr > 0, target_iqr / np.where(iqr > 0, iqr, 1), 1.0).astype("float32")
-        out = (values - median[:, None, None]) * gain[:, None, None] + target_median[:, None, None]
-        out = np.maximum(out, 1.0).astype("float32")
-        return np.where(valid, out, values)
+        offset = (target_median - median * gain).astype("float32")
+        out = values * gain[:, None, None]  # one pass each, in place: this runs on every detection
+        out += offset[:, None, None]
+        np.maximum(out, 1.0, out=out)
+        np.copyto(out, values, where=invalid)
+        return out
 
     return mapped(before, median_b, iqr_b), mapped(after, median_a, iqr_a)

@@ -7,6 +7,7 @@ scored on (its metadata says which cities it was trained on, and a test checks t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -15,7 +16,14 @@ import xarray as xr
 from sitewatch.bench import oscd_scenes, run_benchmark
 from sitewatch.bench.metrics import confusion
 from sitewatch.detect import default_config, detect
-from sitewatch.detect.learned import MODELS_DIR, blend_weights, choose_model, learned_score, load_model
+from sitewatch.detect.learned import (
+    MODELS_DIR,
+    blend_weights,
+    choose_model,
+    learned_score,
+    load_model,
+    tile_layout,
+)
 from sitewatch.errors import InputError
 from sitewatch.imagery import load_pair
 from sitewatch.pair_radiometry import match_pair
@@ -24,7 +32,7 @@ FIXED_MODEL = MODELS_DIR / "oscd-s2-fixed.onnx"
 FIXED_TEST_CITIES = ["aguasclaras", "beirut", "cupertino", "paris"]
 # Measured pooled F1 of the shipped fixed-split model on its four test cities (see the
 # model card) less a margin for library differences; falls when inference breaks.
-FIXED_SPLIT_FLOOR = 0.45
+FIXED_SPLIT_FLOOR = 0.50
 
 
 def _cube(bands: list[str], shape=(40, 48), seed=0) -> xr.DataArray:
@@ -34,7 +42,7 @@ def _cube(bands: list[str], shape=(40, 48), seed=0) -> xr.DataArray:
 
 
 def test_blend_weights_fall_to_the_edges_but_never_to_zero():
-    w = blend_weights(64, 16)
+    w = blend_weights(64, 64, 16)
     assert w.shape == (64, 64)
     assert w.min() > 0 and w.max() == pytest.approx(1.0)
     assert w[32, 32] == 1.0 and w[0, 0] < w[8, 8] < w[32, 32]
@@ -47,6 +55,7 @@ def test_shipped_models_carry_their_metadata():
         assert 0 < model.threshold < 1
         assert model.min_region_px >= 1
         assert (MODELS_DIR / name).stat().st_size < 5 * 2**20
+        assert model.members and all("train_config" in m and "command" in m for m in model.members)  # traceable
     assert load_model(MODELS_DIR / "oscd-rgbn.onnx").bands == ("blue", "green", "red", "nir")
 
 
@@ -91,15 +100,18 @@ def test_odd_sizes_and_nodata(tmp_path):
     assert np.nanmin(score) >= 0 and np.nanmax(score) <= 1
 
 
-def test_a_model_trained_on_matched_pairs_gets_matched_pairs():
+def test_a_model_trained_on_matched_pairs_gets_matched_pairs(tmp_path):
     """The metadata's pair_radiometry decides whether the detector matches the dates first."""
-    plain = load_model(MODELS_DIR / "oscd-rgbn.onnx")
-    assert plain.pair_radiometry == "none"
-    matched = dataclasses.replace(plain, pair_radiometry="pair-median-iqr")
+    pytest.importorskip("onnx")
+    from tests.onnx_models import tiny_model
+
+    plain = tiny_model(tmp_path / "plain.onnx", 0)
+    matched = tiny_model(tmp_path / "matched.onnx", 0, pair_radiometry="pair-median-iqr")
     before = _cube(list(plain.bands), (64, 64)).values
     after = before * 1.5 + 400  # a scene-wide radiometric difference, nothing built
     expected = learned_score(*match_pair(before, after), plain)
     np.testing.assert_allclose(learned_score(before, after, matched), expected, atol=1e-6)
+    assert np.abs(learned_score(before, after, plain) - expected).max() > 0.01  # matching did something
     with pytest.raises(InputError, match="unknown pair_radiometry"):
         learned_score(before, after, dataclasses.replace(plain, pair_radiometry="histogram"))
 
@@ -111,18 +123,28 @@ def beirut_pair(oscd_root):
 
 
 def test_tiles_stitch_without_seams(beirut_pair):
-    """Default overlapping tiles give the map of one tile the size of the image; blending beats butting."""
+    """Overlapping tiles give the map of one tile the size of the image; blending beats butting."""
     _, pair = beirut_pair
     model = load_model(FIXED_MODEL)
-    b = pair.before.sel(band=list(model.bands)).values[:, :512, :512]
-    a = pair.after.sel(band=list(model.bands)).values[:, :512, :512]
-    whole = learned_score(b, a, model, tile=512, overlap=0)
-    tiled = learned_score(b, a, model)  # 256 px tiles, 32 px overlap
-    assert np.abs(whole - tiled).mean() < 0.01
-    assert ((whole > model.threshold) == (tiled > model.threshold)).mean() > 0.995
+    b = pair.before.sel(band=list(model.bands)).values
+    a = pair.after.sel(band=list(model.bands)).values
+    whole = learned_score(b, a, model, tile=2048, overlap=0)
+    tiled = learned_score(b, a, model, tile=256)  # 6 x 5 tiles of 224 px (of 256 at most), 32 px overlap
+    assert np.nanmean(np.abs(whole - tiled)) < 0.01
+    assert np.nanmean((whole > model.threshold) == (tiled > model.threshold)) > 0.995
+    b, a, whole = b[:, :512, :512], a[:, :512, :512], whole[:512, :512]
     butted = learned_score(b, a, model, tile=128, overlap=0)
     blended = learned_score(b, a, model, tile=128, overlap=32)
     assert np.abs(whole - blended).mean() < 0.75 * np.abs(whole - butted).mean()
+
+
+def test_tiles_are_even_and_cover_the_image_with_the_overlap():
+    for length in (37, 256, 257, 1070, 1180, 4000):
+        size, starts = tile_layout(length, 512, 32, 8)
+        assert size % 8 == 0 and size <= max(512, -(-length // 8) * 8)
+        assert starts[0] == 0 and starts[-1] + size == -(-length // 8) * 8
+        assert all(size - (b - a) >= 31 for a, b in itertools.pairwise(starts))  # rounding: one px
+    assert tile_layout(1180, 512, 32, 8) == (416, [0, 384, 768])  # three tiles, not 512+512+512
 
 
 def test_learned_detect_on_a_city_it_never_saw(beirut_pair):

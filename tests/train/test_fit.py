@@ -16,7 +16,7 @@ pytest.importorskip("onnx")
 from sitewatch.detect.learned import learned_score, load_model  # noqa: E402
 from sitewatch.pair_radiometry import match_pair  # noqa: E402
 from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
-from sitewatch.train.fit import TrainConfig, choose_postprocessing, export_onnx, predict, train  # noqa: E402
+from sitewatch.train.fit import TrainConfig, export_onnx, predict, train  # noqa: E402
 from sitewatch.train.patches import PatchSampler  # noqa: E402
 
 
@@ -41,14 +41,6 @@ def test_sampler_shapes_and_change_share(data):
     assert before.shape == after.shape == (8, 4, 32, 32)
     assert label.shape == (8, 32, 32)
     assert (label.reshape(8, -1).max(axis=1) == 1).all()  # every patch sees the change
-
-
-def test_choose_postprocessing_finds_the_separating_threshold():
-    lab = np.zeros((20, 20), bool)
-    lab[5:10, 5:10] = True
-    prob = np.where(lab, 0.8, 0.3)
-    threshold, _, f1 = choose_postprocessing([prob], [lab])
-    assert 0.3 <= threshold < 0.8 and f1 == 1.0
 
 
 def test_train_export_and_onnx_parity(data, tmp_path):

@@ -1,12 +1,15 @@
-"""The learned change detector: a small U-Net run through ONNX Runtime, tiled over any image.
+"""The learned change detector: small U-Nets run through ONNX Runtime, tiled over any image.
 
-No PyTorch here: the network was trained with `python -m sitewatch.train` and exported to
-ONNX with everything needed to use it in its metadata (bands in order, probability
-threshold and minimum region size chosen on its training cities, training cities and
+No PyTorch here: the networks were trained with `python -m sitewatch.train` and exported
+to ONNX with everything needed to use them in the metadata (bands in order, probability
+threshold and minimum region size chosen on the training cities, training cities and
 command, and whether both dates are first matched radiometrically by
 `sitewatch.pair_radiometry`, done here over the whole image before tiling so every tile
-sees the same matching). Images larger than a tile are cut into overlapping tiles whose
-predictions are blended with weights that fall to the tile edges, so no seams show.
+sees the same matching). A file may hold several networks averaged
+(`sitewatch.train.ensemble`); members trained on matched pairs read the graph inputs
+`before_matched`/`after_matched`, which are filled whenever a graph has them. Images
+larger than a tile are cut into even, overlapping tiles whose predictions are blended
+with weights that fall to the tile edges, so no seams show.
 
 Which model runs depends on the bands: the 10-band Sentinel-2 model when the image has
 those bands, the RGB+NIR model for 4-band commercial or aerial imagery; anything else is
@@ -17,6 +20,7 @@ was never trained on it.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,8 +35,11 @@ from sitewatch.pair_radiometry import match_pair
 MODELS_DIR = Path(__file__).parent / "models"
 #: Shipped models, preferred first: each runs when the image has all of its bands.
 SHIPPED_MODELS = ("oscd-s2.onnx", "oscd-rgbn.onnx")
-DEFAULT_TILE = 256
+#: Largest tile side: tiles are sized evenly up to it (see tile_layout); ~0.3 GB of activations each.
+DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 32
+#: Graph inputs of ensemble members trained on matched pairs (`sitewatch.train.ensemble`).
+MATCHED_INPUTS = ("before_matched", "after_matched")
 
 
 @dataclass(frozen=True)
@@ -56,12 +63,18 @@ class ChangeModel:
     def train_cities(self) -> list[str]:
         return json.loads(self.metadata.get("train_cities", "[]"))
 
+    @property
+    def members(self) -> list[dict[str, str]]:
+        """What each averaged member was (`sitewatch.train.ensemble`); empty for a single network."""
+        return json.loads(self.metadata.get("members", "[]"))
+
     def describe(self) -> dict[str, object]:
         return {
             "model": self.name,
             "sha256_prefix": _sha256(self.path)[:16],
             "bands": list(self.bands),
             "train_cities": self.train_cities,
+            "members": len(self.members) or 1,
         }
 
 
@@ -126,23 +139,38 @@ def choose_model(available: list[str], model_path: str | os.PathLike[str] | None
     )
 
 
-def _positions(length: int, tile: int, step: int) -> list[int]:
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def tile_layout(length: int, tile: int, overlap: int, multiple: int) -> tuple[int, list[int]]:
+    """Tile size and starts along one axis: as few tiles as fit, all the same size, overlapping by >= `overlap`.
+
+    Tiles are sized to the image rather than fixed: a 1,180 px axis in 256 px tiles
+    overlapping by 32 runs 1,536 px of network, in two even tiles of 608 px it runs 1,216.
+    Every tile has the same size (a multiple of `multiple`), so they batch together.
+    """
+    length = _round_up(length, multiple)
     if length <= tile:
-        return [0]
-    starts = list(range(0, length - tile + 1, step))
-    if starts[-1] != length - tile:
-        starts.append(length - tile)
-    return starts
+        return length, [0]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    size = _round_up(math.ceil((length + (count - 1) * overlap) / count), multiple)
+    starts = [round(i * (length - size) / (count - 1)) for i in range(count)]
+    return size, starts
 
 
-def blend_weights(tile: int, overlap: int) -> np.ndarray:
-    """(tile, tile) weights falling linearly to the edges over `overlap` pixels (never 0)."""
-    ramp = np.ones(tile, dtype="float32")
-    if overlap > 0:
-        edge = (np.arange(overlap, dtype="float32") + 0.5) / overlap
-        ramp[:overlap] = np.minimum(ramp[:overlap], edge)
-        ramp[-overlap:] = np.minimum(ramp[-overlap:], edge[::-1])
-    return np.outer(ramp, ramp)
+def blend_weights(height: int, width: int, overlap: int) -> np.ndarray:
+    """(height, width) weights falling linearly to the edges over `overlap` pixels (never 0)."""
+
+    def ramp(n: int) -> np.ndarray:
+        out = np.ones(n, dtype="float32")
+        if overlap > 0:
+            edge = (np.arange(overlap, dtype="float32") + 0.5) / overlap
+            out[:overlap] = np.minimum(out[:overlap], edge)
+            out[-overlap:] = np.minimum(out[-overlap:], edge[::-1])
+        return out
+
+    return np.outer(ramp(height), ramp(width))
 
 
 def _pad_to(values: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -153,6 +181,33 @@ def _pad_to(values: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.pad(values, ((0, 0), (0, pad_y), (0, pad_x)), mode="edge" if small else "reflect")
 
 
+def input_names(model: ChangeModel) -> set[str]:
+    """The model graph's inputs: before/after, and for ensembles with matched members *_matched too."""
+    return {i.name for i in _session(model.path).get_inputs()}
+
+
+def graph_inputs(before: np.ndarray, after: np.ndarray, model: ChangeModel, names: set[str]) -> dict[str, np.ndarray]:
+    """The arrays a model's graph inputs `names` take for two (band, y, x) dates: float32, no data as 0.
+
+    `before`/`after` are the dates as given, or matched (`sitewatch.pair_radiometry`) for a
+    single model trained on matched pairs; `before_matched`/`after_matched` always matched.
+    No data becomes 0 first, which matching also treats as no data, so it stays 0.
+    """
+    if model.pair_radiometry not in ("none", PAIR_MATCHING):
+        raise InputError(f"{model.name}: unknown pair_radiometry {model.pair_radiometry!r}; update sitewatch")
+    plain = (
+        np.nan_to_num(before.astype("float32", copy=False), nan=0.0),
+        np.nan_to_num(after.astype("float32", copy=False), nan=0.0),
+    )
+    matched = None
+    if model.pair_radiometry == PAIR_MATCHING or names & set(MATCHED_INPUTS):
+        matched = match_pair(*plain)
+    if model.pair_radiometry == PAIR_MATCHING:
+        plain = matched
+    dates = {"before": plain[0], "after": plain[1], **dict(zip(MATCHED_INPUTS, matched or (), strict=False))}
+    return {name: dates[name] for name in names}
+
+
 def learned_score(
     before: np.ndarray,
     after: np.ndarray,
@@ -160,41 +215,30 @@ def learned_score(
     *,
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
-    batch: int = 4,
+    batch: int = 2,
 ) -> np.ndarray:
     """Change probability (y, x) of two (band, y, x) arrays in the model's band order; NaN = no data."""
     if tile % model.size_multiple:
         raise ValueError(f"tile {tile} is not a multiple of {model.size_multiple}")
     nodata = ~(np.isfinite(before).all(axis=0) & np.isfinite(after).all(axis=0))
-    if model.pair_radiometry == PAIR_MATCHING:
-        before, after = match_pair(before, after)
-    elif model.pair_radiometry != "none":
-        raise InputError(f"{model.name}: unknown pair_radiometry {model.pair_radiometry!r}; update sitewatch")
-    b = np.nan_to_num(before.astype("float32", copy=False), nan=0.0)
-    a = np.nan_to_num(after.astype("float32", copy=False), nan=0.0)
-    h, w = b.shape[1:]
-    m = model.size_multiple
-    full_h, full_w = max(tile, -(-h // m) * m), max(tile, -(-w // m) * m)
-    if h <= tile and w <= tile:  # one tile: run the image whole, padded to the size multiple
-        full_h, full_w = -(-h // m) * m, -(-w // m) * m
-    b, a = _pad_to(b, full_h, full_w), _pad_to(a, full_h, full_w)
-    size_y, size_x = min(tile, full_h), min(tile, full_w)
-    weights = (
-        blend_weights(tile, overlap)[:size_y, :size_x]
-        if size_y == size_x == tile
-        else np.ones((size_y, size_x), "float32")
-    )
+    session = _session(model.path)
+    dates = graph_inputs(before, after, model, input_names(model))
+    h, w = before.shape[1:]
+    size_y, starts_y = tile_layout(h, tile, overlap, model.size_multiple)
+    size_x, starts_x = tile_layout(w, tile, overlap, model.size_multiple)
+    full_h, full_w = starts_y[-1] + size_y, starts_x[-1] + size_x
+    inputs = {name: _pad_to(values, full_h, full_w) for name, values in dates.items()}
+    weights = blend_weights(size_y, size_x, overlap)
     total = np.zeros((full_h, full_w), dtype="float32")
     weight_sum = np.zeros_like(total)
-    origins = [
-        (y, x) for y in _positions(full_h, size_y, tile - overlap) for x in _positions(full_w, size_x, tile - overlap)
-    ]
-    session = _session(model.path)
+    origins = [(y, x) for y in starts_y for x in starts_x]
     for i in range(0, len(origins), batch):
         chunk = origins[i : i + batch]
-        tb = np.stack([b[:, y : y + size_y, x : x + size_x] for y, x in chunk])
-        ta = np.stack([a[:, y : y + size_y, x : x + size_x] for y, x in chunk])
-        (prob,) = session.run(None, {"before": tb, "after": ta})
+        feed = {
+            name: np.stack([values[:, y : y + size_y, x : x + size_x] for y, x in chunk])
+            for name, values in inputs.items()
+        }
+        (prob,) = session.run(None, feed)
         for (y, x), p in zip(chunk, prob, strict=True):
             total[y : y + size_y, x : x + size_x] += p * weights
             weight_sum[y : y + size_y, x : x + size_x] += weights

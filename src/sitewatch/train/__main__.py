@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+from sitewatch.train.config import TrainConfig
 from sitewatch.train.data import BAND_SETS, FIXED_TEST_CITIES, TrainingData, prepare_oscd
-from sitewatch.train.fit import TrainConfig
-from sitewatch.train.jobs import run_tasks
 
 
 def _fail(message: str) -> None:
@@ -33,6 +33,7 @@ def _fail(message: str) -> None:
 def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfig:
     return TrainConfig(
         band_set=band_set or args.band_set,
+        widths=tuple(args.widths),
         steps=args.steps,
         batch=args.batch,
         patch=args.patch,
@@ -84,6 +85,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
     if unknown:
         _fail(f"--exclude {', '.join(unknown)}: not a city of {args.data} (have {', '.join(data.cities)})")
     cities = [c for c in data.cities if c not in exclude]
+    from sitewatch.train.jobs import run_tasks
+
     run_tasks(args.data, [(Path(args.out).stem, cities, _config(args), args.out, args.device)], 1)
 
 
@@ -104,9 +107,33 @@ def cmd_plan(args: argparse.Namespace) -> None:
             print(f"{name}: up to date", flush=True)
         else:
             tasks.append((name, cities, config, str(path), args.device))
+    from sitewatch.train.jobs import run_tasks
+
     start = time.perf_counter()
     run_tasks(args.data, tasks, args.jobs)
     print(f"trained {len(tasks)} models in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def cmd_ensemble(args: argparse.Namespace) -> None:
+    from sitewatch.errors import InputError
+    from sitewatch.train.ensemble import build_ensemble
+
+    folders = [Path(f) for f in args.members]
+    for folder in folders:
+        if not folder.is_dir():
+            _fail(f"--members {folder}: no such folder; give folders made by `python -m sitewatch.train plan`")
+    names = set.intersection(*({p.name for p in f.glob("*.onnx")} for f in folders))
+    if not names:
+        _fail(f"no model file name is in every one of {', '.join(map(str, folders))}; nothing to average")
+    data = _load(args.data)
+    command = " ".join(["python -m sitewatch.train", *map(shlex.quote, sys.argv[1:])])
+    start = time.perf_counter()
+    for name in sorted(names):
+        try:
+            build_ensemble([f / name for f in folders], data, Path(args.out) / name, command, args.int8, log=print)
+        except InputError as exc:
+            _fail(str(exc))
+    print(f"averaged {len(names)} models in {time.perf_counter() - start:.0f} s", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,6 +151,13 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("data", help="training file from `prepare`")
         p.add_argument("--out", required=True, help="model file (fit) or folder (plan)")
         p.add_argument("--steps", type=int, default=TrainConfig.steps)
+        p.add_argument(
+            "--widths",
+            type=int,
+            nargs="+",
+            default=list(TrainConfig.widths),
+            help="channels per U-Net level (fewer: faster to train and run, less capacity)",
+        )
         p.add_argument("--batch", type=int, default=TrainConfig.batch)
         p.add_argument("--patch", type=int, default=TrainConfig.patch)
         p.add_argument("--seed", type=int, default=TrainConfig.seed)
@@ -146,6 +180,21 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--split", choices=["fixed"], help="leave out the fixed test cities")
         else:
             p.add_argument("--jobs", type=int, default=1, help="models trained at once (processes)")
+    p = sub.add_parser(
+        "ensemble",
+        help="average the same-named models of several `plan` folders into one ONNX file each",
+        description="For every model file name found in all --members folders, write one ONNX file to --out that "
+        "averages them, with threshold and minimum region chosen for the average on their training cities.",
+    )
+    p.add_argument("data", help="training file from `prepare` (the training cities' images)")
+    p.add_argument("--members", nargs="+", required=True, help="folders of models made by `plan` (two or more)")
+    p.add_argument("--out", required=True, help="folder for the averaged models")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="quantise weights and activations to int8 (calibrated on the training cities): faster on CPU",
+    )
+    p.set_defaults(func=cmd_ensemble)
     args = parser.parse_args(argv)
     args.func(args)
 

@@ -16,38 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import ndimage
 from torch import nn
 
 from sitewatch.pair_radiometry import METHOD as PAIR_MATCHING
 from sitewatch.pair_radiometry import match_pair
-from sitewatch.train.data import BAND_SETS, City, TrainingData
+from sitewatch.train.config import TrainConfig
+from sitewatch.train.data import City, TrainingData
 from sitewatch.train.model import SIZE_MULTIPLE, ChangeUNet, ProbabilityModel
 from sitewatch.train.patches import PatchSampler
-
-#: Candidate probability thresholds and minimum region sizes (pixels) tried on training cities.
-THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.2, 0.91, 0.05))
-MIN_REGION_PX = (1, 3, 5, 8)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    band_set: str = "s2"
-    widths: tuple[int, ...] = (16, 32, 64, 64)
-    steps: int = 3000
-    batch: int = 16
-    patch: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    pos_weight: float = 3.0
-    gain_jitter: float = 0.03
-    joint_gain_jitter: float = 0.0  # per-band gain shared by both dates (absolute radiometry)
-    match_pairs: bool = False  # train (and so detect) on pairs matched by sitewatch.pair_radiometry
-    seed: int = 0
-
-    @property
-    def bands(self) -> tuple[str, ...]:
-        return BAND_SETS[self.band_set]
+from sitewatch.train.postprocess import choose_postprocessing
 
 
 @dataclass
@@ -82,35 +59,6 @@ def predict(net: ChangeUNet, before: np.ndarray, after: np.ndarray, device: str 
     b = torch.from_numpy(np.pad(before, pad, mode="reflect")[None]).to(device)
     a = torch.from_numpy(np.pad(after, pad, mode="reflect")[None]).to(device)
     return torch.sigmoid(net(b, a))[0, 0, :h, :w].cpu().numpy()
-
-
-def remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:
-    """Drop 8-connected regions under `min_px` pixels (as `sitewatch.detect.cleanup`)."""
-    if min_px <= 1:
-        return mask
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
-    if count == 0:
-        return mask
-    keep = np.bincount(labels.ravel()) >= min_px
-    keep[0] = False
-    return keep[labels]
-
-
-def choose_postprocessing(probs: list[np.ndarray], labels: list[np.ndarray]) -> tuple[float, int, float]:
-    """Threshold and minimum region size that maximise pooled F1 over the given (training) cities."""
-    best = (0.5, 1, -1.0)
-    for min_px in MIN_REGION_PX:
-        for t in THRESHOLDS:
-            tp = fp = fn = 0
-            for prob, lab in zip(probs, labels, strict=True):
-                mask = remove_small(prob > t, min_px)
-                tp += int((mask & lab).sum())
-                fp += int((mask & ~lab).sum())
-                fn += int((~mask & lab).sum())
-            f1 = 2 * tp / max(2 * tp + fp + fn, 1)
-            if f1 > best[2]:
-                best = (float(t), min_px, f1)
-    return best
 
 
 def model_inputs(cities: list[City], band_index: list[int], match_pairs: bool) -> list[City]:

@@ -1,0 +1,57 @@
+"""Tiny float change models written with onnx.helper, for tests of the ONNX mechanics (needs `onnx`).
+
+One 3x3 convolution over both dates' log DN: cheap, deterministic, and with the metadata
+the detector reads, so tests of the detector and of ensembling do not depend on which
+networks ship.
+"""
+
+import json
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from sitewatch.detect.learned import ChangeModel, load_model
+from sitewatch.train.data import RGBN_BANDS
+
+CITIES = ["a", "b", "c"]
+
+
+def tiny_model(path, seed: int, bands=RGBN_BANDS, cities=CITIES, pair_radiometry: str = "none") -> ChangeModel:
+    """A float change model: sigmoid(conv3x3(log1p(before), log1p(after))) with sitewatch metadata."""
+    n = len(bands)
+    weights = np.random.default_rng(seed).normal(0, 0.3, (1, 2 * n, 3, 3)).astype("float32")
+    weights[0, n:] -= weights[0, :n]  # roughly: responds to the difference of the dates
+    one = numpy_helper.from_array(np.array(1.0, "float32"), "one")
+    nodes = [
+        helper.make_node("Add", ["before", "one"], ["b1"]),
+        helper.make_node("Log", ["b1"], ["lb"]),
+        helper.make_node("Add", ["after", "one"], ["a1"]),
+        helper.make_node("Log", ["a1"], ["la"]),
+        helper.make_node("Concat", ["lb", "la"], ["x"], axis=1),
+        helper.make_node("Conv", ["x", "w"], ["logit"], pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["logit"], ["p"]),
+        helper.make_node("Squeeze", ["p", "axis"], ["probability"]),
+    ]
+    dims = ["n", n, "h", "w"]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, dims) for k in ("before", "after")],
+        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["n", "h", "w"])],
+        initializer=[one, numpy_helper.from_array(weights, "w"), numpy_helper.from_array(np.array([1]), "axis")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    helper.set_model_props(
+        model,
+        {
+            "sitewatch_model": "tiny-test",
+            "bands": json.dumps(list(bands)),
+            "threshold": "0.5",
+            "size_multiple": "8",
+            "pair_radiometry": pair_radiometry,
+            "train_cities": json.dumps(cities),
+        },
+    )
+    onnx.save(model, str(path))
+    return load_model(path)

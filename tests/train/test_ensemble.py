@@ -1,0 +1,95 @@
+"""Averaging exported models into one ONNX file (needs `onnx`, not torch).
+
+Mechanics only, on tiny float change models (tests/onnx_models.py) (one 3x3
+convolution over both dates' log DN): the merged graph must compute the members' mean
+probability, feed each member the inputs it was trained on (plain or radiometrically
+matched dates), quantise to int8 on request, and refuse members that cannot be averaged.
+Whether ensembles detect change better is measured on real OSCD cities (MODEL_CARD.md,
+`sitewatch bench oscd --cv loco`).
+"""
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+from sitewatch.detect.learned import MATCHED_INPUTS, input_names, learned_score, load_model  # noqa: E402
+from sitewatch.errors import InputError  # noqa: E402
+from sitewatch.train.__main__ import main  # noqa: E402
+from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
+from sitewatch.train.ensemble import KIND, build_ensemble, merge_members  # noqa: E402
+from tests.onnx_models import CITIES, tiny_model  # noqa: E402
+
+
+def _cube(seed: int, shape=(4, 72, 88)) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(300, 3000, shape).astype("float32")
+
+
+@pytest.fixture(scope="module")
+def data() -> TrainingData:
+    cities = {}
+    for i, name in enumerate(CITIES):
+        before, after = _cube(i), _cube(i + 100)
+        changed = np.zeros(before.shape[1:], bool)
+        changed[10:30, 20:40] = True
+        after[:, changed] *= 2.5
+        cities[name] = City(name, before, after, changed)
+    return TrainingData(RGBN_BANDS, cities)
+
+
+def test_ensemble_is_the_mean_of_its_members_each_fed_its_own_inputs(tmp_path, data):
+    plain = tiny_model(tmp_path / "plain.onnx", 0)
+    matched = tiny_model(tmp_path / "matched.onnx", 1, pair_radiometry="pair-median-iqr")
+    ensemble = build_ensemble([plain.path, matched.path], data, tmp_path / "ens.onnx", command="test")
+    assert input_names(ensemble) == {"before", "after", *MATCHED_INPUTS}
+    before, after = _cube(1), _cube(2) * 1.4 + 200  # a scene-wide radiometric difference
+    expected = (learned_score(before, after, plain) + learned_score(before, after, matched)) / 2
+    np.testing.assert_allclose(learned_score(before, after, ensemble), expected, atol=1e-5)
+    assert ensemble.metadata["sitewatch_model"] == KIND and ensemble.metadata["command"] == "test"
+    assert ensemble.train_cities == CITIES
+    assert [m["pair_radiometry"] for m in ensemble.members] == ["none", "pair-median-iqr"]
+    assert 0 < ensemble.threshold < 1 and ensemble.min_region_px >= 1
+
+    nested = build_ensemble([ensemble.path, plain.path], data, tmp_path / "nested.onnx")  # an ensemble as member
+    expected = (learned_score(before, after, ensemble) + learned_score(before, after, plain)) / 2
+    np.testing.assert_allclose(learned_score(before, after, nested), expected, atol=1e-5)
+
+
+def test_members_that_cannot_be_averaged_are_refused(tmp_path):
+    rgbn = tiny_model(tmp_path / "rgbn.onnx", 0)
+    with pytest.raises(InputError, match="bands"):
+        merge_members([rgbn, tiny_model(tmp_path / "rgb.onnx", 1, bands=("red", "green", "blue"))])
+    with pytest.raises(InputError, match="other cities"):
+        merge_members([rgbn, tiny_model(tmp_path / "fewer.onnx", 1, cities=["a"])])
+
+
+def test_int8_ensemble_is_quantised_and_stays_close_to_float(tmp_path, data):
+    members = [tiny_model(tmp_path / f"m{i}.onnx", i).path for i in range(2)]
+    out = tmp_path / "out"
+    floats = build_ensemble(members, data, out / "f32.onnx")
+    int8 = build_ensemble(members, data, out / "int8.onnx", int8=True)
+    assert "QuantizeLinear" in {node.op_type for node in onnx.load(str(int8.path)).graph.node}
+    assert int8.metadata["weights"] == "int8" and floats.metadata["weights"] == "float32"
+    assert sorted(p.name for p in out.iterdir()) == ["f32.onnx", "int8.onnx"]  # no temporary files left
+    before, after = _cube(3), _cube(4)
+    expected = learned_score(before, after, floats)
+    assert np.abs(learned_score(before, after, int8) - expected).mean() < 0.02
+    with pytest.raises(InputError, match="already int8"):
+        build_ensemble([int8.path, floats.path], data, out / "again.onnx", int8=True)
+
+
+def test_command_averages_same_named_models_and_refuses_folders_without_any(tmp_path, data, capsys):
+    a, b, out = tmp_path / "a", tmp_path / "b", tmp_path / "out"
+    a.mkdir()
+    b.mkdir()
+    tiny_model(a / "all.onnx", 0)
+    tiny_model(b / "all.onnx", 1)
+    tiny_model(a / "only-in-a.onnx", 2)
+    data.save(tmp_path / "train.npz")
+    main(["ensemble", str(tmp_path / "train.npz"), "--members", str(a), str(b), "--out", str(out)])
+    assert [p.name for p in out.iterdir()] == ["all.onnx"]
+    assert [m["file"] for m in load_model(out / "all.onnx").members] == ["all.onnx", "all.onnx"]
+    with pytest.raises(SystemExit) as stop:
+        main(["ensemble", str(tmp_path / "train.npz"), "--members", str(a), str(tmp_path), "--out", str(out)])
+    assert stop.value.code == 2
+    assert "nothing to average" in capsys.readouterr().err
