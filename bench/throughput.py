@@ -1,6 +1,9 @@
 """Detector throughput on the largest OSCD city, in km² per second, against a numpy reference.
 
-Run:  .venv/bin/python bench/throughput.py [--data ../shared/data/oscd] [--repeat 5]
+Run:  .venv/bin/python bench/throughput.py [--data ../shared/data/oscd] [--repeat 5] [--model X.onnx ...]
+
+`--model` also times other change models (e.g. one fold model against the shipped
+ensemble) through the same detector, in the same run.
 
 The machines are shared and noisy, so every detector is timed in the same process as a
 reference: plain numpy change vector analysis (Euclidean norm of the band differences) on
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -43,7 +47,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/oscd"))
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--model", type=Path, action="append", default=[], help="also time this ONNX change model")
     args = parser.parse_args()
+    missing = [str(p) for p in args.model if not p.is_file()]
+    if missing:
+        sys.exit(f"error: --model {missing[0]}: no such file; give an .onnx file made by `python -m sitewatch.train`")
     warnings.filterwarnings("ignore", module="rasterio")
 
     scenes = {s.name: s for s in oscd_scenes(args.data)}
@@ -58,11 +66,13 @@ def main() -> None:
     b32, a32 = before.values.astype("float32"), after.values.astype("float32")
     reference = median_time(args.repeat, lambda: numpy_cva(b32, a32))
     print(f"{'numpy CVA reference':22s} {reference * 1000:8.1f} ms  {area_km2 / reference:10.1f} km²/s")
-    for method in METHODS:
-        config = default_config(method)
+    runs = [(f"sitewatch {method}", default_config(method)) for method in METHODS]
+    for path in args.model:
+        runs.append((f"learned {path.parent.name}/{path.name}", default_config("learned", model=str(path))))
+    for label, config in runs:
         seconds = median_time(args.repeat, lambda c=config: detect(before, after, c, pair.pixel_area_m2))
         print(
-            f"{'sitewatch ' + method:22s} {seconds * 1000:8.1f} ms  {area_km2 / seconds:10.1f} km²/s"
+            f"{label:22s} {seconds * 1000:8.1f} ms  {area_km2 / seconds:10.1f} km²/s"
             f"  ({seconds / reference:.1f}x the reference time; a 25 km² site: {25 / (area_km2 / seconds):.2f} s)"
         )
 
