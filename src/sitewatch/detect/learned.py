@@ -146,8 +146,9 @@ def _round_up(value: int, multiple: int) -> int:
 def tile_layout(length: int, tile: int, overlap: int, multiple: int) -> tuple[int, list[int]]:
     """Tile size and starts along one axis: as few tiles as fit, all the same size, overlapping by >= `overlap`.
 
-    Tiles are sized to the image rather than fixed: a 1,180 px axis in 256 px tiles
-    overlapping by 32 runs 1,536 px of network, in two even tiles of 608 px it runs 1,216.
+    Tiles are sized to the image rather than fixed: a 1,180 px axis in fixed 256 px tiles
+    overlapping by 32 ran 1,536 px of network; in three even tiles of 416 px (at most 512)
+    it runs 1,248.
     Every tile has the same size (a multiple of `multiple`), so they batch together.
     """
     length = _round_up(length, multiple)

@@ -3,12 +3,15 @@
     python -m sitewatch.train prepare ../shared/data/oscd --out oscd-train.npz
     python -m sitewatch.train fit oscd-train.npz --exclude beirut --out loco-beirut.onnx
     python -m sitewatch.train plan oscd-train.npz --out models/ --jobs 2
+    python -m sitewatch.train ensemble oscd-train.npz --members models/ v2/ --out ens/ --int8
 
 `plan` trains everything the benchmark and the package use: one leave-one-city-out
 model per city, the fixed-split model (trained without aguasclaras, beirut, cupertino,
 paris) and the shipped models trained on all cities (10-band Sentinel-2 and RGB+NIR).
 Models already in --out with the same training settings are kept, so an interrupted
-run resumes.
+run resumes. `ensemble` averages the same-named models of several `plan` folders (other
+recipes) into one ONNX file each (`sitewatch.train.ensemble`); the shipped models are
+such ensembles (see MODEL_CARD.md).
 """
 
 from __future__ import annotations
@@ -187,7 +190,12 @@ def main(argv: list[str] | None = None) -> None:
         "averages them, with threshold and minimum region chosen for the average on their training cities.",
     )
     p.add_argument("data", help="training file from `prepare` (the training cities' images)")
-    p.add_argument("--members", nargs="+", required=True, help="folders of models made by `plan` (two or more)")
+    p.add_argument(
+        "--members",
+        nargs="+",
+        required=True,
+        help="folders of models made by `plan` (one folder with --int8 just quantises)",
+    )
     p.add_argument("--out", required=True, help="folder for the averaged models")
     p.add_argument(
         "--int8",
