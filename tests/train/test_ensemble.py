@@ -93,3 +93,8 @@ def test_command_averages_same_named_models_and_refuses_folders_without_any(tmp_
         main(["ensemble", str(tmp_path / "train.npz"), "--members", str(a), str(tmp_path), "--out", str(out)])
     assert stop.value.code == 2
     assert "nothing to average" in capsys.readouterr().err
+    (tmp_path / "junk.npz").write_text("not an npz")
+    with pytest.raises(SystemExit) as stop:
+        main(["ensemble", str(tmp_path / "junk.npz"), "--members", str(a), str(b), "--out", str(out)])
+    assert stop.value.code == 2
+    assert "not a training file" in capsys.readouterr().err

@@ -49,7 +49,10 @@ def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfi
 def _load(path: str) -> TrainingData:
     if not Path(path).is_file():
         _fail(f"{path}: no such training file; make it with `python -m sitewatch.train prepare OSCD_DIR --out {path}`")
-    return TrainingData.load(path)
+    try:
+        return TrainingData.load(path)
+    except (OSError, ValueError, KeyError) as exc:  # not an .npz, or one without our arrays
+        _fail(f"{path}: not a training file ({type(exc).__name__}); remake it with `python -m sitewatch.train prepare`")
 
 
 def _trained_with(path: Path, config: TrainConfig, cities: list[str]) -> bool:

@@ -33,12 +33,11 @@ KIND = "change-unet-ef-ensemble"
 MEMBER_KEYS = ("sitewatch_model", "train_config", "command", "threshold", "min_region_px")
 
 
-def _member_graph(model: ChangeModel, index: int):  # -> onnx.GraphProto
+def _member_graph(model: ChangeModel, proto, index: int):  # (ChangeModel, onnx.ModelProto, int) -> onnx.GraphProto
     """The member's graph with its names prefixed, reading the ensemble's shared inputs."""
-    import onnx
     from onnx import compose
 
-    graph = compose.add_prefix(onnx.load(str(model.path)), f"m{index}_").graph
+    graph = compose.add_prefix(proto, f"m{index}_").graph
     as_matched = dict(zip(("before", "after"), MATCHED_INPUTS, strict=True))
     rename = {}
     for value in graph.input:  # a member may itself be an ensemble, with matched inputs of its own
@@ -63,7 +62,8 @@ def merge_members(members: list[ChangeModel]):  # -> onnx.ModelProto
             raise InputError(f"{model.name}: bands or size multiple differ from {members[0].name}; cannot average them")
         if model.train_cities != members[0].train_cities:
             raise InputError(f"{model.name}: trained on other cities than {members[0].name}; cannot average them")
-    graphs = [_member_graph(model, i) for i, model in enumerate(members)]
+    protos = [onnx.load(str(model.path)) for model in members]
+    graphs = [_member_graph(model, proto, i) for i, (model, proto) in enumerate(zip(members, protos, strict=True))]
     inputs = {value.name: value for graph in graphs for value in graph.input}
     output = onnx.ValueInfoProto()
     output.CopyFrom(graphs[0].output[0])
@@ -76,8 +76,7 @@ def merge_members(members: list[ChangeModel]):  # -> onnx.ModelProto
         [output],
         initializer=[init for g in graphs for init in g.initializer],
     )
-    first = onnx.load(str(members[0].path))
-    merged = helper.make_model(graph, opset_imports=list(first.opset_import), ir_version=first.ir_version)
+    merged = helper.make_model(graph, opset_imports=list(protos[0].opset_import), ir_version=protos[0].ir_version)
     onnx.checker.check_model(merged)
     return merged
 
@@ -170,16 +169,7 @@ def build_ensemble(
         "pair_radiometry": "none",  # matched members read the *_matched inputs instead
         "train_cities": json.dumps(members[0].train_cities),
         "weights": "int8" if int8 else "float32",
-        "members": json.dumps(
-            [
-                {
-                    "file": m.name,
-                    "pair_radiometry": m.pair_radiometry,
-                    **{k: m.metadata[k] for k in MEMBER_KEYS if k in m.metadata},
-                }
-                for m in members
-            ]
-        ),
+        "members": json.dumps([_member_record(m) for m in members]),
         "command": command,
     }
     try:
