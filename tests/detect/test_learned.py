@@ -32,7 +32,7 @@ FIXED_MODEL = MODELS_DIR / "oscd-s2-fixed.onnx"
 FIXED_TEST_CITIES = ["aguasclaras", "beirut", "cupertino", "paris"]
 # Measured pooled F1 of the shipped fixed-split model on its four test cities (see the
 # model card) less a margin for library differences; falls when inference breaks.
-FIXED_SPLIT_FLOOR = 0.50
+FIXED_SPLIT_FLOOR = 0.52
 
 
 def _cube(bands: list[str], shape=(40, 48), seed=0) -> xr.DataArray:

@@ -55,10 +55,27 @@ def test_ensemble_is_the_mean_of_its_members_each_fed_its_own_inputs(tmp_path, d
     np.testing.assert_allclose(learned_score(before, after, nested), expected, atol=1e-5)
 
 
+def test_a_member_with_fewer_bands_reads_its_own_bands_of_the_shared_inputs(tmp_path, data):
+    rgbn = tiny_model(tmp_path / "rgbn.onnx", 0)
+    subset = ("blue", "nir")  # not a prefix: the Gather must pick by name, in the member's order
+    plain = tiny_model(tmp_path / "bn.onnx", 1, bands=subset[::-1])
+    matched = tiny_model(tmp_path / "bn-matched.onnx", 2, bands=subset, pair_radiometry="pair-median-iqr")
+    ensemble = build_ensemble([rgbn.path, plain.path, matched.path], data, tmp_path / "mixed.onnx")
+    assert ensemble.bands == rgbn.bands and input_names(ensemble) == {"before", "after", *MATCHED_INPUTS}
+    before, after = _cube(5), _cube(6) * 1.3 + 100
+    pick = [[RGBN_BANDS.index(b) for b in m.bands] for m in (plain, matched)]
+    expected = (
+        learned_score(before, after, rgbn)
+        + learned_score(before[pick[0]], after[pick[0]], plain)
+        + learned_score(before[pick[1]], after[pick[1]], matched)
+    ) / 3
+    np.testing.assert_allclose(learned_score(before, after, ensemble), expected, atol=1e-5)
+
+
 def test_members_that_cannot_be_averaged_are_refused(tmp_path):
     rgbn = tiny_model(tmp_path / "rgbn.onnx", 0)
-    with pytest.raises(InputError, match="bands"):
-        merge_members([rgbn, tiny_model(tmp_path / "rgb.onnx", 1, bands=("red", "green", "blue"))])
+    with pytest.raises(InputError, match="bands not among"):  # the first member must have every band
+        merge_members([tiny_model(tmp_path / "rgb.onnx", 1, bands=("red", "green", "blue")), rgbn])
     with pytest.raises(InputError, match="other cities"):
         merge_members([rgbn, tiny_model(tmp_path / "fewer.onnx", 1, cities=["a"])])
 

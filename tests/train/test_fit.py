@@ -80,3 +80,18 @@ def test_plan_keeps_models_trained_before_an_option_existed(data, tmp_path):
         path, TrainConfig(band_set="rgbn", steps=2, batch=2, patch=32, widths=(8, 8, 8, 8), match_pairs=True), ["a"]
     )
     assert not _trained_with(path, config, ["a", "b"])
+
+
+def test_plan_with_rgbn_bands_trains_every_fold_on_them(data, tmp_path):
+    """`plan --band-set rgbn` makes an RGB+NIR recipe whose folds can join a Sentinel-2 ensemble."""
+    from sitewatch.train.__main__ import main
+
+    data.save(tmp_path / "train.npz")
+    out = tmp_path / "models"
+    small = ["--steps", "2", "--batch", "2", "--patch", "32", "--widths", "8", "8", "8", "8"]
+    main(["plan", str(tmp_path / "train.npz"), "--out", str(out), "--band-set", "rgbn", *small])
+    names = sorted(p.name for p in out.glob("*.onnx"))
+    assert names == ["all.onnx", "fixed.onnx", "loco-a.onnx", "loco-b.onnx", "rgbn-all.onnx", "rgbn-fixed.onnx"]
+    assert {load_model(out / n).bands for n in names} == {RGBN_BANDS}
+    assert (out / "rgbn-all.onnx").read_bytes() == (out / "all.onnx").read_bytes()  # trained once, not twice
+    assert load_model(out / "loco-a.onnx").train_cities == ["b"]

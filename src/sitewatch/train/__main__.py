@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -101,11 +102,12 @@ def cmd_plan(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     all_cities = list(data.cities)
-    s2, rgbn = _config(args, "s2"), _config(args, "rgbn")
-    wanted = [(f"loco-{c}", [x for x in all_cities if x != c], s2) for c in all_cities]
+    main, rgbn = _config(args, args.band_set), _config(args, "rgbn")
+    wanted = [(f"loco-{c}", [x for x in all_cities if x != c], main) for c in all_cities]
     fixed_train = [c for c in all_cities if c not in FIXED_TEST_CITIES]
-    wanted += [("fixed", fixed_train, s2), ("all", all_cities, s2)]
-    wanted += [("rgbn-fixed", fixed_train, rgbn), ("rgbn-all", all_cities, rgbn)]
+    wanted += [("fixed", fixed_train, main), ("all", all_cities, main)]
+    if args.band_set != "rgbn":  # otherwise fixed and all are the RGB+NIR models, copied below
+        wanted += [("rgbn-fixed", fixed_train, rgbn), ("rgbn-all", all_cities, rgbn)]
     tasks = []
     for name, cities, config in wanted:
         path = out / f"{name}.onnx"
@@ -117,6 +119,9 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
     start = time.perf_counter()
     run_tasks(args.data, tasks, args.jobs)
+    if args.band_set == "rgbn":
+        for name in ("fixed", "all"):
+            shutil.copyfile(out / f"{name}.onnx", out / f"rgbn-{name}.onnx")
     print(f"trained {len(tasks)} models in {time.perf_counter() - start:.0f} s", flush=True)
 
 
@@ -180,8 +185,15 @@ def main(argv: list[str] | None = None) -> None:
             help="std of a per-band gain applied to both dates alike (augmentation)",
         )
         p.set_defaults(func=func)
+        p.add_argument(
+            "--band-set",
+            choices=sorted(BAND_SETS),
+            default="s2",
+            help="bands the model sees"
+            if name == "fit"
+            else "bands of the fold, fixed and all models (with rgbn they double as rgbn-fixed and rgbn-all)",
+        )
         if name == "fit":
-            p.add_argument("--band-set", choices=sorted(BAND_SETS), default="s2")
             p.add_argument("--exclude", action="append", help="leave this city out (repeatable)")
             p.add_argument("--split", choices=["fixed"], help="leave out the fixed test cities")
         else:

@@ -6,10 +6,11 @@ never saw, so their mean probability ranks changed pixels better than any one of
 the members' graphs sit side by side in it, each fed from the graph inputs `before` and
 `after`, or `before_matched` and `after_matched` for members trained on pairs matched by
 `sitewatch.pair_radiometry` (the detector fills those whenever a model asks for them),
-and a Mean node averages their probabilities. `--int8` then quantises the whole graph
-(about 1.35x faster on CPU, no measurable change in F1). The threshold and minimum region
-are chosen last, for exactly the graph written, on the members' training cities, never on
-a city the ensemble is tested on. Needs `onnx` (the [train] extra), not torch.
+and a Mean node averages their probabilities. A member trained on fewer bands (an RGB+NIR
+recipe) picks its bands from the shared inputs, so it can vote in a 10-band ensemble.
+`--int8` then quantises the whole graph (about 1.35x faster on CPU, no measurable change
+in F1). The threshold and minimum region are chosen last, for exactly the graph written,
+on the members' training cities, never on a city the ensemble is tested on. Needs `onnx` (the [train] extra), not torch.
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ KIND = "change-unet-ef-ensemble"
 MEMBER_KEYS = ("sitewatch_model", "train_config", "command", "threshold", "min_region_px")
 
 
-def _member_graph(model: ChangeModel, proto, index: int):  # (ChangeModel, onnx.ModelProto, int) -> onnx.GraphProto
-    """The member's graph with its names prefixed, reading the ensemble's shared inputs."""
-    from onnx import compose
+def _member_graph(model: ChangeModel, proto, index: int, bands: tuple[str, ...]):  # -> onnx.GraphProto
+    """The member's graph with its names prefixed, reading the ensemble's shared inputs.
+
+    A member trained on fewer bands than the ensemble (`bands`) picks its own from the
+    shared inputs with a Gather node, so an RGB+NIR member can vote in a Sentinel-2 ensemble.
+    """
+    from onnx import compose, helper, numpy_helper
 
     graph = compose.add_prefix(proto, f"m{index}_").graph
     as_matched = dict(zip(("before", "after"), MATCHED_INPUTS, strict=True))
@@ -43,11 +48,35 @@ def _member_graph(model: ChangeModel, proto, index: int):  # (ChangeModel, onnx.
     for value in graph.input:  # a member may itself be an ensemble, with matched inputs of its own
         name = value.name.removeprefix(f"m{index}_")
         rename[value.name] = as_matched.get(name, name) if model.pair_radiometry == PAIR_MATCHING else name
+    if model.bands != bands:
+        indices = numpy_helper.from_array(np.array([bands.index(b) for b in model.bands], np.int64), f"m{index}_bands")
+        graph.initializer.append(indices)
+        picks = []
+        for member_input, shared in list(rename.items()):
+            picked = f"{member_input}_picked"
+            picks.append(helper.make_node("Gather", [shared, indices.name], [picked], axis=1, name=f"{picked}_gather"))
+            rename[member_input] = picked
+        for node in graph.node:
+            node.input[:] = [rename.get(name, name) for name in node.input]
+        nodes = picks + list(graph.node)  # Gathers first: they read the shared inputs (topological order)
+        del graph.node[:]
+        graph.node.extend(nodes)
+        shared_inputs = {n.input[0] for n in picks}
+        del graph.input[:]
+        for name in sorted(shared_inputs):
+            graph.input.append(_band_input(name, len(bands)))
+        return graph
     for node in graph.node:
         node.input[:] = [rename.get(name, name) for name in node.input]
     for value in graph.input:
         value.name = rename[value.name]
     return graph
+
+
+def _band_input(name: str, bands: int):  # -> onnx.ValueInfoProto
+    from onnx import TensorProto, helper
+
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["n", bands, "h", "w"])
 
 
 def merge_members(members: list[ChangeModel]):  # -> onnx.ModelProto
@@ -57,13 +86,19 @@ def merge_members(members: list[ChangeModel]):  # -> onnx.ModelProto
 
     if not members:
         raise InputError("an ensemble needs at least one member model")
+    bands = members[0].bands
     for model in members[1:]:
-        if model.bands != members[0].bands or model.size_multiple != members[0].size_multiple:
-            raise InputError(f"{model.name}: bands or size multiple differ from {members[0].name}; cannot average them")
+        if not set(model.bands) <= set(bands) or model.size_multiple != members[0].size_multiple:
+            raise InputError(
+                f"{model.name}: bands not among those of {members[0].name} ({', '.join(bands)}) or size multiple "
+                "differs; cannot average them (list the member with the most bands first)"
+            )
         if model.train_cities != members[0].train_cities:
             raise InputError(f"{model.name}: trained on other cities than {members[0].name}; cannot average them")
     protos = [onnx.load(str(model.path)) for model in members]
-    graphs = [_member_graph(model, proto, i) for i, (model, proto) in enumerate(zip(members, protos, strict=True))]
+    graphs = [
+        _member_graph(model, proto, i, bands) for i, (model, proto) in enumerate(zip(members, protos, strict=True))
+    ]
     inputs = {value.name: value for graph in graphs for value in graph.input}
     output = onnx.ValueInfoProto()
     output.CopyFrom(graphs[0].output[0])
