@@ -10,7 +10,8 @@ and a Mean node averages their probabilities. A member trained on fewer bands (a
 recipe) picks its bands from the shared inputs, so it can vote in a 10-band ensemble.
 `--int8` then quantises the whole graph (about 1.35x faster on CPU, no measurable change
 in F1). The threshold and minimum region are chosen last, for exactly the graph written,
-on the members' training cities, never on a city the ensemble is tested on. Needs `onnx` (the [train] extra), not torch.
+on the members' training cities, never on a city the ensemble is tested on. Needs `onnx`
+(the [train] extra), not torch.
 """
 
 from __future__ import annotations
