@@ -49,28 +49,25 @@ def _member_graph(model: ChangeModel, proto, index: int, bands: tuple[str, ...])
     for value in graph.input:  # a member may itself be an ensemble, with matched inputs of its own
         name = value.name.removeprefix(f"m{index}_")
         rename[value.name] = as_matched.get(name, name) if model.pair_radiometry == PAIR_MATCHING else name
+    picks = []
     if model.bands != bands:
         indices = numpy_helper.from_array(np.array([bands.index(b) for b in model.bands], np.int64), f"m{index}_bands")
         graph.initializer.append(indices)
-        picks = []
         for member_input, shared in list(rename.items()):
             picked = f"{member_input}_picked"
             picks.append(helper.make_node("Gather", [shared, indices.name], [picked], axis=1, name=f"{picked}_gather"))
             rename[member_input] = picked
-        for node in graph.node:
-            node.input[:] = [rename.get(name, name) for name in node.input]
-        nodes = picks + list(graph.node)  # Gathers first: they read the shared inputs (topological order)
-        del graph.node[:]
-        graph.node.extend(nodes)
-        shared_inputs = {n.input[0] for n in picks}
-        del graph.input[:]
-        for name in sorted(shared_inputs):
-            graph.input.append(_band_input(name, len(bands)))
-        return graph
     for node in graph.node:
         node.input[:] = [rename.get(name, name) for name in node.input]
-    for value in graph.input:
-        value.name = rename[value.name]
+    if not picks:
+        for value in graph.input:
+            value.name = rename[value.name]
+        return graph
+    nodes = picks + list(graph.node)  # Gathers first: they read the shared inputs (topological order)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.input[:]  # the member's narrower inputs give way to the shared full-band ones
+    graph.input.extend(_band_input(name, len(bands)) for name in sorted({n.input[0] for n in picks}))
     return graph
 
 
