@@ -1,0 +1,24 @@
+"""`sitewatch.detect` loads its public names lazily, so leaf modules stay light."""
+
+import subprocess
+import sys
+
+
+def test_the_training_post_processing_imports_without_the_imagery_stack() -> None:
+    # Training runs where only torch, numpy, SciPy and scikit-image may be installed
+    # (e.g. a GPU machine); it uses detect.cleanup, which must not drag in rasterio.
+    code = (
+        "import sys, sitewatch.train.postprocess, sitewatch.detect.cleanup\n"
+        "heavy = sorted({'rasterio', 'geopandas', 'pyproj', 'odc', 'xarray'} & set(sys.modules))\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_public_names_still_import_from_the_package() -> None:
+    from sitewatch.detect import METHODS, detect
+    from sitewatch.detect.core import detect as core_detect
+
+    assert detect is core_detect
+    assert "learned" in METHODS
