@@ -87,7 +87,7 @@ def test_detect_learned(tmp_path, paris):
     result = sitewatch(*args, "--method", "learned")
     assert result.returncode == 0, result.stderr
     detector = json.loads((out / "summary.json").read_text())["detector"]
-    assert detector["parameters"]["model"] == "oscd-s2.onnx"
+    assert detector["parameters"]["model"] == "oscd-rgbn.onnx"
     assert 0 < detector["parameters"]["threshold_value"] < 1  # the model's own, written out
     bad = sitewatch(*args[:-1], tmp_path / "x", "--method", "learned", "--threshold", "otsu")
     assert_one_line_error(bad, "--method learned gives a probability")

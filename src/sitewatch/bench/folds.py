@@ -58,8 +58,8 @@ def ensure_fold_model(
     if cv == "fixed":  # the fixed-split model ships with the package (the tests use it)
         from sitewatch.detect.learned import MODELS_DIR
 
-        if (MODELS_DIR / "oscd-s2-fixed.onnx").is_file():
-            return MODELS_DIR / "oscd-s2-fixed.onnx"
+        if (MODELS_DIR / "oscd-rgbn-fixed.onnx").is_file():
+            return MODELS_DIR / "oscd-rgbn-fixed.onnx"
     try:
         from sitewatch.train.fit import TrainConfig, export_onnx, train
     except ImportError as exc:

@@ -11,10 +11,11 @@ sees the same matching). A file may hold several networks averaged
 larger than a tile are cut into even, overlapping tiles whose predictions are blended
 with weights that fall to the tile edges, so no seams show.
 
-Which model runs depends on the bands: the 10-band Sentinel-2 model when the image has
-those bands, the RGB+NIR model for 4-band commercial or aerial imagery; anything else is
-refused with a message saying which bands are missing, rather than fed to a network that
-was never trained on it.
+Which model runs depends on the bands: the first shipped model whose bands the image has.
+The one shipped now reads blue, green, red and NIR (it generalised to unseen OSCD cities
+better than the 10-band recipes), so it serves Sentinel-2 and 4-band commercial or aerial
+imagery alike; anything else is refused with a message saying which bands are missing,
+rather than fed to a network that was never trained on it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sitewatch.pair_radiometry import match_pair
 
 MODELS_DIR = Path(__file__).parent / "models"
 #: Shipped models, preferred first: each runs when the image has all of its bands.
-SHIPPED_MODELS = ("oscd-s2.onnx", "oscd-rgbn.onnx")
+SHIPPED_MODELS = ("oscd-rgbn.onnx",)
 #: Largest tile side: tiles are sized evenly up to it (see tile_layout); ~0.3 GB of activations each.
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 32
