@@ -17,6 +17,7 @@ from sitewatch.bench import oscd_scenes, run_benchmark
 from sitewatch.bench.metrics import confusion
 from sitewatch.detect import default_config, detect
 from sitewatch.detect.learned import (
+    FIXED_SPLIT_MODEL,
     MODELS_DIR,
     blend_weights,
     choose_model,
@@ -28,7 +29,7 @@ from sitewatch.errors import InputError
 from sitewatch.imagery import load_pair
 from sitewatch.pair_radiometry import match_pair
 
-FIXED_MODEL = MODELS_DIR / "oscd-rgbn-fixed.onnx"
+FIXED_MODEL = FIXED_SPLIT_MODEL
 FIXED_TEST_CITIES = ["aguasclaras", "beirut", "cupertino", "paris"]
 # Measured pooled F1 of the shipped fixed-split model on its four test cities (see the
 # model card) less a margin for library differences; falls when inference breaks.

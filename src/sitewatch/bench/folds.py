@@ -56,10 +56,10 @@ def ensure_fold_model(
     if path.is_file():
         return path
     if cv == "fixed":  # the fixed-split model ships with the package (the tests use it)
-        from sitewatch.detect.learned import MODELS_DIR
+        from sitewatch.detect.learned import FIXED_SPLIT_MODEL
 
-        if (MODELS_DIR / "oscd-rgbn-fixed.onnx").is_file():
-            return MODELS_DIR / "oscd-rgbn-fixed.onnx"
+        if FIXED_SPLIT_MODEL.is_file():
+            return FIXED_SPLIT_MODEL
     try:
         from sitewatch.train.fit import TrainConfig, export_onnx, train
     except ImportError as exc:

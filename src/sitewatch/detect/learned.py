@@ -36,6 +36,8 @@ from sitewatch.pair_radiometry import match_pair
 MODELS_DIR = Path(__file__).parent / "models"
 #: Shipped models, preferred first: each runs when the image has all of its bands.
 SHIPPED_MODELS = ("oscd-rgbn.onnx",)
+#: The shipped model trained without the fixed-split test cities (`bench oscd --cv fixed`, tests).
+FIXED_SPLIT_MODEL = MODELS_DIR / "oscd-rgbn-fixed.onnx"
 #: Largest tile side: tiles are sized evenly up to it (see tile_layout); ~0.3 GB of activations each.
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 32
