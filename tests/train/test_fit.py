@@ -95,3 +95,18 @@ def test_plan_with_rgbn_bands_trains_every_fold_on_them(data, tmp_path):
     assert {load_model(out / n).bands for n in names} == {RGBN_BANDS}
     assert (out / "rgbn-all.onnx").read_bytes() == (out / "all.onnx").read_bytes()  # trained once, not twice
     assert load_model(out / "loco-a.onnx").train_cities == ["b"]
+
+
+def test_a_deeper_network_exports_the_size_multiple_its_poolings_need(data, tmp_path):
+    """Five levels pool four times: inputs must be multiples of 16, and the file says so."""
+    config = TrainConfig(band_set="rgbn", steps=2, batch=2, patch=32, widths=(8, 8, 8, 8, 8))
+    model = train(data, ["a"], config)
+    assert model.net.size_multiple == 16
+    loaded = load_model(export_onnx(model, tmp_path / "deep.onnx"))
+    assert loaded.size_multiple == 16
+    city = data.cities["b"]
+    whole = learned_score(city.before, city.after, loaded, tile=96, overlap=0)
+    tiled = learned_score(city.before[:, :90, :90], city.after[:, :90, :90], loaded, tile=48, overlap=16)
+    assert whole.shape == (96, 96) and tiled.shape == (90, 90) and np.isfinite(tiled).all()
+    with pytest.raises(ValueError, match="multiple of 16"):
+        learned_score(city.before, city.after, loaded, tile=40)

@@ -22,7 +22,7 @@ from sitewatch.pair_radiometry import METHOD as PAIR_MATCHING
 from sitewatch.pair_radiometry import match_pair
 from sitewatch.train.config import TrainConfig
 from sitewatch.train.data import City, TrainingData
-from sitewatch.train.model import SIZE_MULTIPLE, ChangeUNet, ProbabilityModel
+from sitewatch.train.model import ChangeUNet, ProbabilityModel
 from sitewatch.train.patches import PatchSampler
 from sitewatch.train.postprocess import choose_postprocessing
 
@@ -54,7 +54,7 @@ def predict(net: ChangeUNet, before: np.ndarray, after: np.ndarray, device: str 
     """Change probability of a whole (band, y, x) pair (padded to the size multiple)."""
     net.eval()
     h, w = before.shape[1:]
-    ph, pw = -h % SIZE_MULTIPLE, -w % SIZE_MULTIPLE
+    ph, pw = -h % net.size_multiple, -w % net.size_multiple
     pad = ((0, 0), (0, ph), (0, pw))
     b = torch.from_numpy(np.pad(before, pad, mode="reflect")[None]).to(device)
     a = torch.from_numpy(np.pad(after, pad, mode="reflect")[None]).to(device)
@@ -142,7 +142,7 @@ def export_onnx(model: TrainedModel, path: str | Path, command: str = "") -> Pat
         "sitewatch_model": "change-unet-ef",
         "bands": json.dumps(list(model.config.bands)),
         "input": "reflectance DN on the Sentinel-2 L1C scale (0-10000); 0 or NaN = no data",
-        "size_multiple": str(SIZE_MULTIPLE),
+        "size_multiple": str(model.net.size_multiple),
         "threshold": str(model.threshold),
         "min_region_px": str(model.min_region_px),
         "pixel_size_m": "10",

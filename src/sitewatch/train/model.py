@@ -14,9 +14,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: Inputs must have height and width divisible by this (three 2x poolings).
-SIZE_MULTIPLE = 8
-
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(
@@ -47,6 +44,11 @@ class ChangeUNet(nn.Module):
             self.decoders.append(_block(2 * w_skip, w_skip))
             c_in = w_skip
         self.head = nn.Conv2d(c_in, 1, 1)
+
+    @property
+    def size_multiple(self) -> int:
+        """What input height and width must be divisible by: one 2x pooling per level below the first."""
+        return 2 ** (len(self.widths) - 1)
 
     @staticmethod
     def normalise(dn: torch.Tensor) -> torch.Tensor:
