@@ -29,7 +29,6 @@ from sitewatch.errors import InputError
 from sitewatch.imagery import load_pair
 from sitewatch.pair_radiometry import match_pair
 
-FIXED_MODEL = FIXED_SPLIT_MODEL
 FIXED_TEST_CITIES = ["aguasclaras", "beirut", "cupertino", "paris"]
 # Measured pooled F1 of the shipped fixed-split model on its four test cities (see the
 # model card) less a margin for library differences; falls when inference breaks.
@@ -61,7 +60,7 @@ def test_shipped_models_carry_their_metadata():
 
 
 def test_fixed_split_model_never_saw_its_test_cities():
-    trained_on = set(load_model(FIXED_MODEL).train_cities)
+    trained_on = set(load_model(FIXED_SPLIT_MODEL).train_cities)
     assert len(trained_on) == 10
     assert not trained_on & set(FIXED_TEST_CITIES)
 
@@ -73,7 +72,7 @@ def test_model_is_chosen_by_bands():
     with pytest.raises(InputError, match="needs the bands"):
         choose_model(["red", "green", "blue"])
     with pytest.raises(InputError, match="lacks"):
-        choose_model(["red", "green", "blue", "swir16"], FIXED_MODEL)
+        choose_model(["red", "green", "blue", "swir16"], FIXED_SPLIT_MODEL)
 
 
 def test_not_a_model_is_a_clear_error(tmp_path):
@@ -126,7 +125,7 @@ def beirut_pair(oscd_root):
 def test_tiles_stitch_without_seams(beirut_pair):
     """Overlapping tiles give the map of one tile the size of the image; blending beats butting."""
     _, pair = beirut_pair
-    model = load_model(FIXED_MODEL)
+    model = load_model(FIXED_SPLIT_MODEL)
     b = pair.before.sel(band=list(model.bands)).values
     a = pair.after.sel(band=list(model.bands)).values
     whole = learned_score(b, a, model, tile=2048, overlap=0)
@@ -150,8 +149,10 @@ def test_tiles_are_even_and_cover_the_image_with_the_overlap():
 
 def test_learned_detect_on_a_city_it_never_saw(beirut_pair):
     scene, pair = beirut_pair
-    result = detect(pair.before, pair.after, default_config("learned", model=str(FIXED_MODEL)), pair.pixel_area_m2)
-    assert result.config.threshold_value == load_model(FIXED_MODEL).threshold
+    result = detect(
+        pair.before, pair.after, default_config("learned", model=str(FIXED_SPLIT_MODEL)), pair.pixel_area_m2
+    )
+    assert result.config.threshold_value == load_model(FIXED_SPLIT_MODEL).threshold
     assert result.diagnostics["model"]["model"] == "oscd-rgbn-fixed.onnx"
     counts = confusion(result.mask.values, scene.changed, scene.scored)
     assert counts.f1 > 0.4
@@ -162,7 +163,7 @@ def test_fixed_split_accuracy(oscd_root):
         "oscd",
         str(oscd_root),
         oscd_scenes(oscd_root, FIXED_TEST_CITIES),
-        default_config("learned", model=str(FIXED_MODEL)),
+        default_config("learned", model=str(FIXED_SPLIT_MODEL)),
     )
     assert result.pooled.f1 >= FIXED_SPLIT_FLOOR
     assert result.scenes["beirut"].f1 > 0.4 and result.scenes["cupertino"].f1 > 0.5
