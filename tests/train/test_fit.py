@@ -110,3 +110,18 @@ def test_a_deeper_network_exports_the_size_multiple_its_poolings_need(data, tmp_
     assert whole.shape == (96, 96) and tiled.shape == (90, 90) and np.isfinite(tiled).all()
     with pytest.raises(ValueError, match="multiple of 16"):
         learned_score(city.before, city.after, loaded, tile=40)
+
+
+def test_siamese_network_ignores_the_order_of_the_dates_and_exports_faithfully(data, tmp_path):
+    """One shared encoder per date, merged by |a - b| and a + b: swapping the dates changes nothing."""
+    config = TrainConfig(band_set="rgbn", steps=40, batch=4, patch=32, widths=(8, 16, 16, 16), siamese=True)
+    model = train(data, ["a"], config)
+    assert np.mean(model.losses[-10:]) < np.mean(model.losses[:10])
+    city = data.cities["b"]
+    forward, backward = predict(model.net, city.before, city.after), predict(model.net, city.after, city.before)
+    assert np.array_equal(forward, backward)
+    loaded = load_model(export_onnx(model, tmp_path / "siam.onnx"))
+    assert loaded.metadata["sitewatch_model"] == "change-unet-siam"
+    assert json.loads(loaded.metadata["train_config"])["siamese"] is True
+    onnx_prob = learned_score(city.before, city.after, loaded, tile=96, overlap=0)
+    assert np.abs(onnx_prob - forward).max() < 1e-4

@@ -44,6 +44,7 @@ def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfi
         seed=args.seed,
         joint_gain_jitter=args.joint_gain_jitter,
         match_pairs=args.match_pairs,
+        siamese=args.siamese,
     )
 
 
@@ -177,6 +178,11 @@ def main(argv: list[str] | None = None) -> None:
             "--match-pairs",
             action="store_true",
             help="match both dates radiometrically first (sitewatch.pair_radiometry; the detector then does too)",
+        )
+        p.add_argument(
+            "--siamese",
+            action="store_true",
+            help="one shared encoder per date, merged by |difference| and sum (default: early fusion)",
         )
         p.add_argument(
             "--joint-gain-jitter",

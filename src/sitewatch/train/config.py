@@ -19,6 +19,7 @@ class TrainConfig:
     pos_weight: float = 3.0
     gain_jitter: float = 0.03
     joint_gain_jitter: float = 0.0  # per-band gain shared by both dates (absolute radiometry)
+    siamese: bool = False  # one shared encoder per date (FC-Siam-diff family) instead of early fusion
     match_pairs: bool = False  # train (and so detect) on pairs matched by sitewatch.pair_radiometry
     seed: int = 0
 

@@ -88,7 +88,7 @@ def train(
         joint_gain_jitter=config.joint_gain_jitter,
         seed=config.seed,
     )
-    net = ChangeUNet(len(config.bands), config.widths).to(device)
+    net = ChangeUNet(len(config.bands), config.widths, siamese=config.siamese).to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=config.steps)
     start = time.perf_counter()
@@ -139,7 +139,7 @@ def export_onnx(model: TrainedModel, path: str | Path, command: str = "") -> Pat
     )
     proto = onnx.load(str(tmp))
     metadata = {
-        "sitewatch_model": "change-unet-ef",
+        "sitewatch_model": "change-unet-siam" if model.config.siamese else "change-unet-ef",
         "bands": json.dumps(list(model.config.bands)),
         "input": "reflectance DN on the Sentinel-2 L1C scale (0-10000); 0 or NaN = no data",
         "size_multiple": str(model.net.size_multiple),

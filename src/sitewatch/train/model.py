@@ -26,16 +26,30 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
+def _fusion(width: int) -> nn.Sequential:
+    """One level's dates merged: |a - b| (what changed) and a + b (what is there), mixed 1x1."""
+    return nn.Sequential(nn.Conv2d(2 * width, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+
+
 class ChangeUNet(nn.Module):
-    def __init__(self, n_bands: int, widths: tuple[int, ...] = (16, 32, 64, 64)) -> None:
+    """Early fusion by default; `siamese=True` runs one shared encoder on each date instead.
+
+    The siamese variant (the FC-Siam-diff family) merges the dates only after encoding, at
+    every level, from |a - b| and a + b: its output cannot depend on the order of the dates,
+    and a radiometric offset shared by both dates cancels in the features it compares.
+    """
+
+    def __init__(self, n_bands: int, widths: tuple[int, ...] = (16, 32, 64, 64), siamese: bool = False) -> None:
         super().__init__()
         self.n_bands = n_bands
         self.widths = tuple(widths)
+        self.siamese = siamese
         self.encoders = nn.ModuleList()
-        c_in = 3 * n_bands
+        c_in = n_bands if siamese else 3 * n_bands
         for w in widths:
             self.encoders.append(_block(c_in, w))
             c_in = w
+        self.fusions = nn.ModuleList(_fusion(w) for w in widths) if siamese else None
         self.pool = nn.MaxPool2d(2)
         self.ups = nn.ModuleList()
         self.decoders = nn.ModuleList()
@@ -54,14 +68,26 @@ class ChangeUNet(nn.Module):
     def normalise(dn: torch.Tensor) -> torch.Tensor:
         return torch.log1p(torch.clamp(dn, min=0.0)) / 8.0
 
+    def _encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        levels = []
+        for i, encoder in enumerate(self.encoders):
+            x = encoder(x if i == 0 else self.pool(x))
+            levels.append(x)
+        return levels
+
     def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         """Change logits (N, 1, H, W) from two (N, bands, H, W) DN tensors."""
         b, a = self.normalise(before), self.normalise(after)
-        x = torch.cat([b, a, a - b], dim=1)
-        skips = []
-        for i, encoder in enumerate(self.encoders):
-            x = encoder(x if i == 0 else self.pool(x))
-            skips.append(x)
+        if self.fusions is None:
+            skips = self._encode(torch.cat([b, a, a - b], dim=1))
+        else:
+            n = b.shape[0]  # both dates in one batch: one pass, and shared batch-norm statistics
+            levels = self._encode(torch.cat([b, a], dim=0))
+            skips = [
+                fuse(torch.cat([torch.abs(f[n:] - f[:n]), f[n:] + f[:n]], dim=1))
+                for f, fuse in zip(levels, self.fusions, strict=True)
+            ]
+        x = skips[-1]
         for up, decoder, skip in zip(self.ups, self.decoders, reversed(skips[:-1]), strict=True):
             x = decoder(torch.cat([up(x), skip], dim=1))
         return self.head(x)
