@@ -6,7 +6,8 @@ that a siamese difference branch would otherwise have to learn. The model takes 
 reflectance DN (Sentinel-2 scale, 0-10,000) and normalises inside the graph with
 log1p(DN)/8, so the exported ONNX file carries its own pre-processing and no caller can
 get it wrong. Four levels of 16-64 channels (~0.3 M parameters) keep CPU inference well
-above 50 km²/s.
+above 50 km²/s. A siamese variant (`siamese=True`) is there for experiments; on OSCD it
+did not beat early fusion on unseen cities (MODEL_CARD.md, Experiments).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ class ChangeUNet(nn.Module):
         super().__init__()
         self.n_bands = n_bands
         self.widths = tuple(widths)
-        self.siamese = siamese
         self.encoders = nn.ModuleList()
         c_in = n_bands if siamese else 3 * n_bands
         for w in widths:
