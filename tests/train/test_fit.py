@@ -16,7 +16,7 @@ pytest.importorskip("onnx")
 from sitewatch.detect.learned import learned_score, load_model  # noqa: E402
 from sitewatch.pair_radiometry import match_pair  # noqa: E402
 from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
-from sitewatch.train.fit import TrainConfig, export_onnx, predict, train  # noqa: E402
+from sitewatch.train.fit import TrainConfig, _loss, edge_weights, export_onnx, predict, train  # noqa: E402
 from sitewatch.train.patches import PatchSampler  # noqa: E402
 
 
@@ -41,6 +41,18 @@ def test_sampler_shapes_and_change_share(data):
     assert before.shape == after.shape == (8, 4, 32, 32)
     assert label.shape == (8, 32, 32)
     assert (label.reshape(8, -1).max(axis=1) == 1).all()  # every patch sees the change
+
+
+def test_edge_weight_lowers_only_the_pixels_beside_a_label_outline():
+    label = torch.zeros(1, 9, 9)
+    label[0, 3:6, 2:7] = 1.0  # a 3 x 5 px changed object
+    weights = edge_weights(label, 0.25)[0].numpy()
+    ring = np.zeros((9, 9), bool)
+    ring[2:7, 1:8] = True  # the object and one pixel around it...
+    ring[4, 3:6] = False  # ...less its interior, which is not beside the outline
+    np.testing.assert_array_equal(weights, np.where(ring, 0.25, 1.0))
+    wrong_on_the_ring = torch.from_numpy(np.where(ring, -1.0, 1.0) * np.where(label[0] > 0, 4.0, -4.0))[None].float()
+    assert _loss(wrong_on_the_ring, label, 3.0, 0.25) < _loss(wrong_on_the_ring, label, 3.0, 1.0) - 0.1
 
 
 def test_train_export_and_onnx_parity(data, tmp_path):
