@@ -43,9 +43,7 @@ def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfi
         patch=args.patch,
         seed=args.seed,
         joint_gain_jitter=args.joint_gain_jitter,
-        scale_jitter=args.scale_jitter,
         edge_weight=args.edge_weight,
-        shift_jitter=args.shift_jitter,
         match_pairs=args.match_pairs,
         siamese=args.siamese,
     )
@@ -198,18 +196,6 @@ def main(argv: list[str] | None = None) -> None:
             type=float,
             default=TrainConfig.edge_weight,
             help="loss weight of pixels beside a label edge (1: like any other pixel)",
-        )
-        p.add_argument(
-            "--scale-jitter",
-            type=float,
-            default=TrainConfig.scale_jitter,
-            help="train on windows of patch * exp(U(-s, s)) pixels resampled to patch (augmentation; 0: off)",
-        )
-        p.add_argument(
-            "--shift-jitter",
-            type=int,
-            default=TrainConfig.shift_jitter,
-            help="move the second date's window by up to this many pixels (misregistration; 0: off)",
         )
         p.set_defaults(func=func)
         p.add_argument(

@@ -20,8 +20,6 @@ class TrainConfig:
     gain_jitter: float = 0.03
     joint_gain_jitter: float = 0.0  # per-band gain shared by both dates (absolute radiometry)
     edge_weight: float = 1.0  # loss weight of pixels beside a label edge (outlines are uncertain by ~1 px)
-    scale_jitter: float = 0.0  # windows of patch * exp(U(-s, s)) pixels resampled to patch (augmentation)
-    shift_jitter: int = 0  # the second date's window moved by up to this many pixels (misregistration)
     siamese: bool = False  # one shared encoder per date (FC-Siam-diff family) instead of early fusion
     match_pairs: bool = False  # train (and so detect) on pairs matched by sitewatch.pair_radiometry
     seed: int = 0

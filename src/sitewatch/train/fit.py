@@ -99,8 +99,6 @@ def train(
         config.patch,
         gain_jitter=config.gain_jitter,
         joint_gain_jitter=config.joint_gain_jitter,
-        scale_jitter=config.scale_jitter,
-        shift_jitter=config.shift_jitter,
         seed=config.seed,
     )
     net = ChangeUNet(len(config.bands), config.widths, siamese=config.siamese).to(device)
