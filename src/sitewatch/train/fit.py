@@ -53,7 +53,7 @@ def edge_weights(label: torch.Tensor, weight: float) -> torch.Tensor:
 
 def _loss(logits: torch.Tensor, label: torch.Tensor, pos_weight: float, edge_weight: float = 1.0) -> torch.Tensor:
     """Weighted BCE (change is rare) plus soft Dice (rewards whole objects)."""
-    w = edge_weights(label, edge_weight) if edge_weight != 1.0 else torch.ones_like(label)
+    w = edge_weights(label, edge_weight)  # all ones at the default weight of 1
     bce = nn.functional.binary_cross_entropy_with_logits(
         logits, label, weight=w, pos_weight=torch.tensor(pos_weight, device=logits.device)
     )
