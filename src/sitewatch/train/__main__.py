@@ -35,6 +35,8 @@ def _fail(message: str) -> None:
 
 
 def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfig:
+    if args.edge_weight < 0:
+        _fail(f"--edge-weight {args.edge_weight}: a loss weight must be 0 or more (1: edges count like any pixel)")
     return TrainConfig(
         band_set=band_set or args.band_set,
         widths=tuple(args.widths),
@@ -94,17 +96,18 @@ def cmd_fit(args: argparse.Namespace) -> None:
     if unknown:
         _fail(f"--exclude {', '.join(unknown)}: not a city of {args.data} (have {', '.join(data.cities)})")
     cities = [c for c in data.cities if c not in exclude]
+    config = _config(args)  # checks the options before torch is imported
     from sitewatch.train.jobs import run_tasks
 
-    run_tasks(args.data, [(Path(args.out).stem, cities, _config(args), args.out, args.device)], 1)
+    run_tasks(args.data, [(Path(args.out).stem, cities, config, args.out, args.device)], 1)
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
     data = _load(args.data)
+    main, rgbn = _config(args, args.band_set), _config(args, "rgbn")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     all_cities = list(data.cities)
-    main, rgbn = _config(args, args.band_set), _config(args, "rgbn")
     wanted = [(f"loco-{c}", [x for x in all_cities if x != c], main) for c in all_cities]
     fixed_train = [c for c in all_cities if c not in FIXED_TEST_CITIES]
     wanted += [("fixed", fixed_train, main), ("all", all_cities, main)]

@@ -1,0 +1,20 @@
+"""The training command line answers a wrong option with one error line (no torch needed)."""
+
+import numpy as np
+import pytest
+
+from sitewatch.train.__main__ import main
+from sitewatch.train.data import RGBN_BANDS, City, TrainingData
+
+
+@pytest.mark.parametrize("command", ["fit", "plan"])
+def test_a_negative_edge_weight_is_refused_with_one_line(tmp_path, capsys, command):
+    pixels = np.full((4, 16, 16), 1000.0, dtype="float32")
+    TrainingData(RGBN_BANDS, {"x": City("x", pixels, pixels, np.zeros((16, 16), bool))}).save(tmp_path / "t.npz")
+    out = tmp_path / ("m.onnx" if command == "fit" else "models")
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, str(tmp_path / "t.npz"), "--out", str(out), "--edge-weight", "-0.5"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --edge-weight -0.5:") and "\n" not in err
+    assert not out.exists()
