@@ -1,5 +1,7 @@
 """The training command line answers a wrong option with one error line (no torch needed)."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -17,4 +19,18 @@ def test_a_negative_edge_weight_is_refused_with_one_line(tmp_path, capsys, comma
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --edge-weight -0.5:") and "\n" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["fit", "plan"])
+def test_training_without_torch_says_which_extra_to_install(tmp_path, capsys, monkeypatch, command):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if the [train] extra were not installed
+    pixels = np.full((4, 16, 16), 1000.0, dtype="float32")
+    TrainingData(RGBN_BANDS, {"x": City("x", pixels, pixels, np.zeros((16, 16), bool))}).save(tmp_path / "t.npz")
+    out = tmp_path / ("m.onnx" if command == "fit" else "models")
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, str(tmp_path / "t.npz"), "--out", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: training needs PyTorch") and ".[train]" in err and "\n" not in err
     assert not out.exists()

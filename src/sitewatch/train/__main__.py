@@ -17,6 +17,7 @@ such ensembles (see MODEL_CARD.md).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shlex
 import shutil
@@ -49,6 +50,12 @@ def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfi
         match_pairs=args.match_pairs,
         siamese=args.siamese,
     )
+
+
+def _require_torch() -> None:
+    """Training needs the optional [train] extra; say so instead of a ModuleNotFoundError."""
+    if importlib.util.find_spec("torch") is None:
+        _fail("training needs PyTorch, which is not installed: run `pip install -e '.[train]'` (CPU torch==2.13.0)")
 
 
 def _load(path: str) -> TrainingData:
@@ -97,6 +104,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
         _fail(f"--exclude {', '.join(unknown)}: not a city of {args.data} (have {', '.join(data.cities)})")
     cities = [c for c in data.cities if c not in exclude]
     config = _config(args)  # checks the options before torch is imported
+    _require_torch()
     from sitewatch.train.jobs import run_tasks
 
     run_tasks(args.data, [(Path(args.out).stem, cities, config, args.out, args.device)], 1)
@@ -105,6 +113,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
 def cmd_plan(args: argparse.Namespace) -> None:
     data = _load(args.data)
     main, rgbn = _config(args, args.band_set), _config(args, "rgbn")
+    _require_torch()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     all_cities = list(data.cities)

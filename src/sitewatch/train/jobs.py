@@ -1,22 +1,31 @@
-"""Training several models at once in worker processes (functions importable by spawn)."""
+"""Training several models at once in worker processes (functions importable by spawn).
+
+Workers live in a `multiprocessing` pool rather than a `ProcessPoolExecutor` because a
+pool can be terminated: when the parent is stopped (Ctrl-C, or SIGTERM from a scheduler or
+`kill`), its workers stop with it instead of training on unseen for an hour.
+"""
 
 from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing import get_context
+from typing import Any
 
+from sitewatch.train.config import TrainConfig
 from sitewatch.train.data import TrainingData
-from sitewatch.train.fit import TrainConfig, export_onnx, train
 
 _DATA: TrainingData | None = None
 
 Task = tuple[str, list[str], TrainConfig, str, str]  # name, training cities, config, output path, device
 
 
-def run_task(task: tuple[str, list[str], TrainConfig, str, str]) -> str:
+def run_task(task: Task) -> str:
+    from sitewatch.train.fit import export_onnx, train  # torch: only where training happens
+
     name, cities, config, out, device = task
     assert _DATA is not None
     model = train(_DATA, cities, config, device=device, log=lambda m: print(f"[{name}] {m}", flush=True))
@@ -32,15 +41,37 @@ def _init_worker(path: str, threads: int) -> None:
     _DATA = TrainingData.load(path)
 
 
-def run_tasks(data_path: str, tasks: list[tuple[str, list[str], TrainConfig, str, str]], jobs: int) -> None:
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    print("stopped (SIGTERM): finished models are kept; the same command resumes", file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
+
+
+def pool_map(
+    func: Callable[[Any], Any],
+    items: Iterable[Any],
+    jobs: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple = (),
+) -> Iterator[Any]:
+    """Yield `func(item)` in order, computed by `jobs` spawned processes.
+
+    SIGTERM to this process raises SystemExit here, and leaving the pool terminates its
+    workers, so stopping the parent stops everything it started.
+    """
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        with get_context("spawn").Pool(jobs, initializer=initializer, initargs=initargs) as pool:
+            yield from pool.imap(func, items)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_tasks(data_path: str, tasks: list[Task], jobs: int) -> None:
     threads = max(1, (os.cpu_count() or 1) // jobs)
     if jobs <= 1:
         _init_worker(data_path, threads)
         for task in tasks:
             print(run_task(task), flush=True)
         return
-    with ProcessPoolExecutor(
-        jobs, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(data_path, threads)
-    ) as pool:
-        for line in pool.map(run_task, tasks):
-            print(line, flush=True)
+    for line in pool_map(run_task, tasks, jobs, initializer=_init_worker, initargs=(data_path, threads)):
+        print(line, flush=True)
