@@ -33,11 +33,13 @@ def run_task(task: Task) -> str:
     return f"{name}: threshold {model.threshold}, min region {model.min_region_px} px, {model.seconds:.0f} s"
 
 
-def _init_worker(path: str, threads: int) -> None:
+def _init_worker(path: str, threads: int | None) -> None:
+    """Load the training data once per process; `threads` None keeps torch's own choice."""
     global _DATA
     import torch
 
-    torch.set_num_threads(threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     _DATA = TrainingData.load(path)
 
 
@@ -67,11 +69,11 @@ def pool_map(
 
 
 def run_tasks(data_path: str, tasks: list[Task], jobs: int) -> None:
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    if jobs <= 1:
-        _init_worker(data_path, threads)
+    if jobs <= 1:  # every core, unless OMP_NUM_THREADS says otherwise (two `fit`s sharing two cores)
+        _init_worker(data_path, None if "OMP_NUM_THREADS" in os.environ else os.cpu_count() or 1)
         for task in tasks:
             print(run_task(task), flush=True)
         return
+    threads = max(1, (os.cpu_count() or 1) // jobs)
     for line in pool_map(run_task, tasks, jobs, initializer=_init_worker, initargs=(data_path, threads)):
         print(line, flush=True)
