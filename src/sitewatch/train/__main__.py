@@ -9,9 +9,10 @@
 model per city, the fixed-split model (trained without aguasclaras, beirut, cupertino,
 paris) and the shipped models trained on all cities (10-band Sentinel-2 and RGB+NIR).
 Models already in --out with the same training settings are kept, so an interrupted
-run resumes. `ensemble` averages the same-named models of several `plan` folders (other
-recipes) into one ONNX file each (`sitewatch.train.ensemble`); the shipped models are
-such ensembles (see MODEL_CARD.md).
+run resumes; stopping `plan` (Ctrl-C, SIGTERM) stops its worker processes too.
+`ensemble` averages the same-named models of several `plan` folders (other recipes)
+into one ONNX file each (`sitewatch.train.ensemble`); the shipped models are such
+ensembles (see MODEL_CARD.md).
 """
 
 from __future__ import annotations
