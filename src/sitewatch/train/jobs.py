@@ -1,8 +1,9 @@
 """Training several models at once in worker processes (functions importable by spawn).
 
-Workers live in a `multiprocessing` pool rather than a `ProcessPoolExecutor` because a
-pool can be terminated: when the parent is stopped (Ctrl-C, or SIGTERM from a scheduler or
-`kill`), its workers stop with it instead of training on unseen for an hour.
+When the parent is stopped (Ctrl-C, or SIGTERM from a scheduler or `kill`), its workers
+are terminated with it instead of training on unseen for an hour. A `ProcessPoolExecutor`
+rather than `multiprocessing.Pool`: when a worker dies (the kernel's out-of-memory killer)
+the executor raises BrokenProcessPool, where a pool would wait forever.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing import get_context
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import active_children, get_context
 from typing import Any
 
 from sitewatch.train.config import TrainConfig
@@ -57,13 +59,22 @@ def pool_map(
 ) -> Iterator[Any]:
     """Yield `func(item)` in order, computed by `jobs` spawned processes.
 
-    SIGTERM to this process raises SystemExit here, and leaving the pool terminates its
-    workers, so stopping the parent stops everything it started.
+    SIGTERM to this process raises SystemExit here; on that, Ctrl-C or any other error
+    the workers (this process's multiprocessing children) are terminated before it
+    propagates, so stopping the parent stops everything it started.
     """
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        with get_context("spawn").Pool(jobs, initializer=initializer, initargs=initargs) as pool:
-            yield from pool.imap(func, items)
+        with ProcessPoolExecutor(
+            jobs, mp_context=get_context("spawn"), initializer=initializer, initargs=initargs
+        ) as pool:
+            try:
+                yield from pool.map(func, items)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                for worker in active_children():
+                    worker.terminate()
+                raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 
