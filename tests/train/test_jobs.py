@@ -16,25 +16,32 @@ for _ in pool_map(time.sleep, [120, 120], 2):
 """
 
 
-def _spawned_children(pid: int) -> list[int]:
-    """Live pool workers whose parent is `pid` (Linux /proc; zombies count as gone)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:  # the process ended while we looked
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in cmdline:
-            found.append(int(stat.parent.name))
-    return found
+def _state_and_parent(pid: int | str) -> tuple[str, int] | None:
+    """Process state letter and parent pid from /proc (Linux); None when the process is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
 
 
 def _alive(pid: int) -> bool:
-    try:
-        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
-    except OSError:
-        return False
+    stat = _state_and_parent(pid)
+    return stat is not None and stat[0] != "Z"  # a zombie has stopped running
+
+
+def _spawned_children(pid: int) -> list[int]:
+    """Live pool workers whose parent is `pid`."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:  # the process ended while we looked
+            continue
+        stat = _state_and_parent(proc.name)
+        if stat is not None and stat[0] != "Z" and stat[1] == pid and b"spawn_main" in cmdline:
+            found.append(int(proc.name))
+    return found
 
 
 def test_pool_map_yields_every_result_in_input_order():
