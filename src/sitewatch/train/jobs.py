@@ -80,11 +80,13 @@ def pool_map(
 
 
 def run_tasks(data_path: str, tasks: list[Task], jobs: int) -> None:
-    if jobs <= 1:  # every core, unless OMP_NUM_THREADS says otherwise (two `fit`s sharing two cores)
-        _init_worker(data_path, None if "OMP_NUM_THREADS" in os.environ else os.cpu_count() or 1)
+    # torch threads per process: the cores shared among the jobs, unless OMP_NUM_THREADS
+    # says otherwise (e.g. two `fit` runs side by side on two cores)
+    threads = None if "OMP_NUM_THREADS" in os.environ else max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    if jobs <= 1:
+        _init_worker(data_path, threads)
         for task in tasks:
             print(run_task(task), flush=True)
         return
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     for line in pool_map(run_task, tasks, jobs, initializer=_init_worker, initargs=(data_path, threads)):
         print(line, flush=True)
