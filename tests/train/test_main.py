@@ -33,3 +33,35 @@ def test_training_without_torch_says_which_extra_to_install(tmp_path, capsys, mo
     monkeypatch.setitem(sys.modules, "torch", None)  # as if the [train] extra were not installed
     err = _refusal(tmp_path, capsys, command)
     assert err.startswith("error: training needs PyTorch") and ".[train]" in err
+
+
+def _model_recording(path, settings: dict, cities: list[str]):
+    """A tiny ONNX file whose metadata records training settings, as `fit` writes them."""
+    import json
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    value = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1]) for n in ("x", "y")]
+    model = helper.make_model(
+        helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", value[:1], value[1:])
+    )
+    helper.set_model_props(model, {"train_config": json.dumps(settings), "train_cities": json.dumps(cities)})
+    onnx.save(model, str(path))
+    return path
+
+
+def test_plan_reads_a_setting_older_metadata_lacks_as_it_was_then_not_as_todays_default(tmp_path):
+    """A model trained before --joint-gain-jitter existed was trained without it: `plan` must not keep it
+    for today's default recipe (which uses it), nor retrain it for a recipe without it."""
+    from dataclasses import asdict, replace
+
+    from sitewatch.train.__main__ import _trained_with
+    from sitewatch.train.config import FIRST_RECIPE, TrainConfig
+
+    settings = asdict(FIRST_RECIPE)
+    del settings["joint_gain_jitter"], settings["edge_weight"]
+    path = _model_recording(tmp_path / "old.onnx", settings, ["a"])
+    assert _trained_with(path, FIRST_RECIPE, ["a"])
+    assert not _trained_with(path, replace(FIRST_RECIPE, joint_gain_jitter=TrainConfig().joint_gain_jitter), ["a"])
+    assert not _trained_with(path, FIRST_RECIPE, ["a", "b"])

@@ -6,9 +6,11 @@
 * `loco`: leave-one-city-out; city C is scored by the model trained on the other 13.
 
 Fold models live in a folder (`--models-dir`, by default the user cache). A fold model
-that is missing is trained there and then, with the same recipe as the shipped models
-(`python -m sitewatch.train`, needs the `[train]` extra: about 8 minutes per fold on two
-CPU cores); models already there are reused, so a second benchmark run only predicts.
+that is missing is trained there and then: one network of the default recipe, member R1
+of the shipped ensemble (`python -m sitewatch.train`, needs the `[train]` extra: about 5
+minutes per fold on two CPU cores), so its scores are those of one member, not of the
+three-member ensemble; models already there are reused, so a second benchmark run only
+predicts.
 """
 
 from __future__ import annotations

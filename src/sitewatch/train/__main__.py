@@ -7,7 +7,9 @@
 
 `plan` trains everything the benchmark and the package use: one leave-one-city-out
 model per city, the fixed-split model (trained without aguasclaras, beirut, cupertino,
-paris) and the shipped models trained on all cities (10-band Sentinel-2 and RGB+NIR).
+paris) and the model trained on all cities; with `--band-set s2` (10 bands) also the
+RGB+NIR variants `rgbn-fixed` and `rgbn-all`. The default recipe is member R1 of the
+shipped ensemble (see MODEL_CARD.md).
 Models already in --out with the same training settings are kept, so an interrupted
 run resumes; stopping `plan` (Ctrl-C, SIGTERM) stops its worker processes too.
 `ensemble` averages the same-named models of several `plan` folders (other recipes)
@@ -27,7 +29,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from sitewatch.train.config import TrainConfig
+from sitewatch.train.config import FIRST_RECIPE, TrainConfig
 from sitewatch.train.data import BAND_SETS, FIXED_TEST_CITIES, TrainingData, prepare_oscd
 
 
@@ -71,15 +73,17 @@ def _load(path: str) -> TrainingData:
 def _trained_with(path: Path, config: TrainConfig, cities: list[str]) -> bool:
     """True when `path` exists and was trained with exactly these settings and cities.
 
-    Settings a model's metadata lacks (it predates them) count as their defaults, so adding
-    an option does not make every model already trained look out of date.
+    Settings a model's metadata lacks (it predates them) count as the first recipe's
+    (`FIRST_RECIPE`: what training did before the option existed), so adding an option or
+    changing a default does not make every model already trained look out of date or,
+    worse, up to date.
     """
     if not path.is_file():
         return False
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    stored = {**json.loads(json.dumps(asdict(TrainConfig()))), **json.loads(meta.get("train_config", "{}"))}
+    stored = {**json.loads(json.dumps(asdict(FIRST_RECIPE))), **json.loads(meta.get("train_config", "{}"))}
     wanted = json.loads(json.dumps(asdict(config)))
     return stored == wanted and meta.get("train_cities") == json.dumps(cities)
 
@@ -214,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument(
             "--band-set",
             choices=sorted(BAND_SETS),
-            default="s2",
+            default=TrainConfig.band_set,
             help="bands the model sees"
             if name == "fit"
             else "bands of the fold, fixed and all models (with rgbn they double as rgbn-fixed and rgbn-all)",

@@ -9,16 +9,20 @@ from sitewatch.train.data import BAND_SETS
 
 @dataclass(frozen=True)
 class TrainConfig:
-    band_set: str = "s2"
-    widths: tuple[int, ...] = (16, 32, 64, 64)
-    steps: int = 3000
+    """One training recipe. The defaults are member R1 of the shipped ensemble (MODEL_CARD.md),
+    the best single network on unseen cities, so `plan` and the benchmark's missing fold
+    models train it unless told otherwise."""
+
+    band_set: str = "rgbn"  # 4 bands generalised to unseen cities better than 10
+    widths: tuple[int, ...] = (12, 24, 48, 48)
+    steps: int = 1500
     batch: int = 16
     patch: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
     pos_weight: float = 3.0
     gain_jitter: float = 0.03
-    joint_gain_jitter: float = 0.0  # per-band gain shared by both dates (absolute radiometry)
+    joint_gain_jitter: float = 0.08  # per-band gain shared by both dates (absolute radiometry)
     edge_weight: float = 1.0  # loss weight of pixels beside a label edge (outlines are uncertain by ~1 px)
     siamese: bool = False  # one shared encoder per date (FC-Siam-diff family) instead of early fusion
     match_pairs: bool = False  # train (and so detect) on pairs matched by sitewatch.pair_radiometry
@@ -27,3 +31,10 @@ class TrainConfig:
     @property
     def bands(self) -> tuple[str, ...]:
         return BAND_SETS[self.band_set]
+
+
+#: The first recipe (member A of the earliest shipped models). A model's recorded settings
+#: predate every option its metadata lacks, and each option was added with the value that
+#: kept earlier training unchanged, so a missing setting means this recipe's value, not
+#: today's default.
+FIRST_RECIPE = TrainConfig(band_set="s2", widths=(16, 32, 64, 64), steps=3000, joint_gain_jitter=0.0)
