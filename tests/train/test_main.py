@@ -9,13 +9,19 @@ from sitewatch.train.__main__ import main
 from sitewatch.train.data import RGBN_BANDS, City, TrainingData
 
 
+def _tiny_training_file(tmp_path):
+    pixels = np.full((4, 16, 16), 1000.0, dtype="float32")
+    path = tmp_path / "t.npz"
+    TrainingData(RGBN_BANDS, {"x": City("x", pixels, pixels, np.zeros((16, 16), bool))}).save(path)
+    return path
+
+
 def _refusal(tmp_path, capsys, command: str, *options: str) -> str:
     """Run `command` on a tiny training file; assert exit 2 and no output, return the one error line."""
-    pixels = np.full((4, 16, 16), 1000.0, dtype="float32")
-    TrainingData(RGBN_BANDS, {"x": City("x", pixels, pixels, np.zeros((16, 16), bool))}).save(tmp_path / "t.npz")
+    data = _tiny_training_file(tmp_path)
     out = tmp_path / ("m.onnx" if command == "fit" else "models")
     with pytest.raises(SystemExit) as exit_info:
-        main([command, str(tmp_path / "t.npz"), "--out", str(out), *options])
+        main([command, str(data), "--out", str(out), *options])
     assert exit_info.value.code == 2
     assert not out.exists()
     err = capsys.readouterr().err.strip()
@@ -65,3 +71,22 @@ def test_plan_reads_a_setting_older_metadata_lacks_as_it_was_then_not_as_todays_
     assert _trained_with(path, FIRST_RECIPE, ["a"])
     assert not _trained_with(path, replace(FIRST_RECIPE, joint_gain_jitter=TrainConfig().joint_gain_jitter), ["a"])
     assert not _trained_with(path, FIRST_RECIPE, ["a", "b"])
+
+
+def test_plan_says_in_one_line_when_a_worker_process_dies(tmp_path, capsys, monkeypatch):
+    """A worker killed (e.g. by the out-of-memory killer) ends `plan` with advice, not a traceback."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    import sitewatch.train.__main__ as cli
+    import sitewatch.train.jobs as jobs
+
+    def worker_died(*args):
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(cli, "_require_torch", lambda: None)
+    monkeypatch.setattr(jobs, "run_tasks", worker_died)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plan", str(_tiny_training_file(tmp_path)), "--out", str(tmp_path / "models"), "--jobs", "2"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: a training worker process died") and "--jobs 2" in err

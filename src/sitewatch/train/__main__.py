@@ -26,6 +26,7 @@ import shlex
 import shutil
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
 
@@ -137,7 +138,13 @@ def cmd_plan(args: argparse.Namespace) -> None:
     from sitewatch.train.jobs import run_tasks
 
     start = time.perf_counter()
-    run_tasks(args.data, tasks, args.jobs)
+    try:
+        run_tasks(args.data, tasks, args.jobs)
+    except BrokenProcessPool:
+        _fail(
+            f"a training worker process died (often the out-of-memory killer: try fewer than --jobs {args.jobs}); "
+            f"the models finished in {out} are kept and the same command resumes"
+        )
     if args.band_set == "rgbn":
         for name in ("fixed", "all"):
             shutil.copyfile(out / f"{name}.onnx", out / f"rgbn-{name}.onnx")

@@ -3,7 +3,8 @@
 When the parent is stopped (Ctrl-C, or SIGTERM from a scheduler or `kill`), its workers
 are terminated with it instead of training on unseen for an hour. A `ProcessPoolExecutor`
 rather than `multiprocessing.Pool`: when a worker dies (the kernel's out-of-memory killer)
-the executor raises BrokenProcessPool, where a pool would wait forever.
+the executor raises BrokenProcessPool (which `plan` reports in one line), where a pool
+would wait forever.
 """
 
 from __future__ import annotations
