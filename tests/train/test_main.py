@@ -1,4 +1,5 @@
-"""The training command line answers a wrong option with one error line (no torch needed)."""
+"""The training command line, no torch needed: one error line for a wrong option, a missing extra or a dead
+worker, and how `plan` reads the settings of models trained before an option existed."""
 
 import sys
 
