@@ -27,10 +27,9 @@ import shutil
 import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict
 from pathlib import Path
 
-from sitewatch.train.config import FIRST_RECIPE, TrainConfig
+from sitewatch.train.config import TrainConfig, as_recorded, recorded_settings
 from sitewatch.train.data import BAND_SETS, FIXED_TEST_CITIES, TrainingData, prepare_oscd
 
 
@@ -84,9 +83,8 @@ def _trained_with(path: Path, config: TrainConfig, cities: list[str]) -> bool:
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    stored = {**json.loads(json.dumps(asdict(FIRST_RECIPE))), **json.loads(meta.get("train_config", "{}"))}
-    wanted = json.loads(json.dumps(asdict(config)))
-    return stored == wanted and meta.get("train_cities") == json.dumps(cities)
+    stored = recorded_settings(meta.get("train_config", "{}"))
+    return stored == as_recorded(config) and meta.get("train_cities") == json.dumps(cities)
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:

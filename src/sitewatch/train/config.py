@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 from sitewatch.train.data import BAND_SETS
 
@@ -38,3 +39,13 @@ class TrainConfig:
 #: kept earlier training unchanged, so a missing setting means this recipe's value, not
 #: today's default.
 FIRST_RECIPE = TrainConfig(band_set="s2", widths=(16, 32, 64, 64), steps=3000, joint_gain_jitter=0.0)
+
+
+def as_recorded(config: TrainConfig) -> dict:
+    """The settings as a model's metadata holds them (JSON types: lists, not tuples)."""
+    return json.loads(json.dumps(asdict(config)))
+
+
+def recorded_settings(train_config: str) -> dict:
+    """A model's recorded `train_config`, with the settings it predates filled in from `FIRST_RECIPE`."""
+    return {**as_recorded(FIRST_RECIPE), **json.loads(train_config)}
