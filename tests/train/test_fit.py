@@ -16,7 +16,15 @@ pytest.importorskip("onnx")
 from sitewatch.detect.learned import learned_score, load_model  # noqa: E402
 from sitewatch.pair_radiometry import match_pair  # noqa: E402
 from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
-from sitewatch.train.fit import TrainConfig, _loss, edge_weights, export_onnx, predict, train  # noqa: E402
+from sitewatch.train.fit import (  # noqa: E402
+    TrainConfig,
+    _loss,
+    edge_weights,
+    export_onnx,
+    new_network,
+    predict,
+    train,
+)
 from sitewatch.train.patches import PatchSampler  # noqa: E402
 
 
@@ -137,3 +145,47 @@ def test_siamese_network_ignores_the_order_of_the_dates_and_exports_faithfully(d
     assert json.loads(loaded.metadata["train_config"])["siamese"] is True
     onnx_prob = learned_score(city.before, city.after, loaded, tile=96, overlap=0)
     assert np.abs(onnx_prob - forward).max() < 1e-4
+
+
+def test_pretrained_features_are_ukis_csmask_s_own_encoder_output():
+    """The layers loaded from ukis-csmask compute what its ONNX graph computes at the end of block 9."""
+    pytest.importorskip("efficientnet_pytorch")
+    pytest.importorskip("ukis_csmask")
+    import onnx
+    import onnxruntime as ort
+
+    from sitewatch.train.pretrained import CloudMaskFeatures, csmask_model_file
+
+    path = csmask_model_file()
+    proto = onnx.load(str(path))
+    block9 = [n.output[0] for n in proto.graph.node if n.name.startswith("/model/encoder/_blocks.9/")][-1]
+    proto.graph.output.append(onnx.helper.make_tensor_value_info(block9, onnx.TensorProto.FLOAT16, None))
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    features = CloudMaskFeatures.pretrained()
+    reflectance = np.random.default_rng(0).uniform(0.02, 0.4, (1, 4, 32, 32)).astype("float32")
+    reflectance = np.kron(
+        reflectance, np.ones((8, 8), "float32")
+    )  # 256 px, the model's tile, smooth enough for float16
+    standard = (reflectance - features.mean.numpy()) / features.std.numpy()
+    expected = session.run([block9], {"input": standard.astype("float32")})[0]  # float16 inside, float32 in
+    with torch.no_grad():
+        got = features(torch.from_numpy(reflectance * 10000))[2].numpy()
+    assert got.shape == expected.shape == (1, 56, 32, 32)
+    assert np.corrcoef(got.ravel(), expected.astype("float32").ravel())[0, 1] > 0.9999
+
+
+def test_a_pretrained_encoder_stays_frozen_and_exports_faithfully(data, tmp_path):
+    pytest.importorskip("efficientnet_pytorch")
+    pytest.importorskip("ukis_csmask")
+    config = TrainConfig(band_set="rgbn", steps=30, batch=4, patch=32, widths=(8, 16, 16, 16), pretrained="csmask-b4")
+    torch.manual_seed(0)
+    frozen = {k: v.clone() for k, v in new_network(config).context.state_dict().items()}
+    model = train(data, ["a"], config)
+    assert np.mean(model.losses[-10:]) < np.mean(model.losses[:10])
+    after_training = model.net.context.state_dict()
+    assert all(torch.equal(frozen[k], after_training[k]) for k in frozen)  # weights and batch-norm statistics
+    city = data.cities["b"]
+    expected = predict(model.net, city.before, city.after)
+    loaded = load_model(export_onnx(model, tmp_path / "pretrained.onnx"))
+    assert json.loads(loaded.metadata["train_config"])["pretrained"] == "csmask-b4"
+    assert np.abs(learned_score(city.before, city.after, loaded, tile=96, overlap=0) - expected).max() < 1e-4

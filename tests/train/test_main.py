@@ -42,6 +42,19 @@ def test_training_without_torch_says_which_extra_to_install(tmp_path, capsys, mo
     assert err.startswith("error: training needs PyTorch") and ".[train]" in err
 
 
+@pytest.mark.parametrize("command", ["fit", "plan"])
+def test_a_pretrained_encoder_on_other_bands_is_refused_with_one_line(tmp_path, capsys, command):
+    err = _refusal(tmp_path, capsys, command, "--pretrained", "csmask-b4", "--band-set", "s2")
+    assert err.startswith("error: --pretrained csmask-b4:") and "rgbn" in err
+
+
+def test_a_pretrained_encoder_without_its_weights_package_says_what_to_install(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.setitem(sys.modules, "ukis_csmask", None)  # as if ukis-csmask were not installed
+    err = _refusal(tmp_path, capsys, "fit", "--pretrained", "csmask-b4")
+    assert err.startswith("error: ") and "ukis-csmask" in err and ".[train]" in err
+
+
 def _model_recording(path, settings: dict, cities: list[str]):
     """A tiny ONNX file whose metadata records training settings, as `fit` writes them."""
     import json
@@ -84,7 +97,7 @@ def test_plan_says_in_one_line_when_a_worker_process_dies(tmp_path, capsys, monk
     def worker_died(*args):
         raise BrokenProcessPool("A process in the process pool was terminated abruptly")
 
-    monkeypatch.setattr(cli, "_require_torch", lambda: None)
+    monkeypatch.setattr(cli, "_require_torch", lambda config=None: None)
     monkeypatch.setattr(jobs, "run_tasks", worker_died)
     with pytest.raises(SystemExit) as exit_info:
         main(["plan", str(_tiny_training_file(tmp_path)), "--out", str(tmp_path / "models"), "--jobs", "2"])

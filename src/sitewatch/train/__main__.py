@@ -41,6 +41,8 @@ def _fail(message: str) -> None:
 def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfig:
     if args.edge_weight < 0:
         _fail(f"--edge-weight {args.edge_weight}: a loss weight must be 0 or more (1: edges count like any pixel)")
+    if args.pretrained != "none" and ((band_set or args.band_set) != "rgbn" or args.siamese):
+        _fail(f"--pretrained {args.pretrained}: needs --band-set rgbn and early fusion (no --siamese)")
     return TrainConfig(
         band_set=band_set or args.band_set,
         widths=tuple(args.widths),
@@ -52,13 +54,23 @@ def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfi
         edge_weight=args.edge_weight,
         match_pairs=args.match_pairs,
         siamese=args.siamese,
+        pretrained=args.pretrained,
     )
 
 
-def _require_torch() -> None:
+def _require_torch(config: TrainConfig | None = None) -> None:
     """Training needs the optional [train] extra; say so instead of a ModuleNotFoundError."""
     if importlib.util.find_spec("torch") is None:
         _fail("training needs PyTorch, which is not installed: run `pip install -e '.[train]'` (CPU torch==2.13.0)")
+    if config is not None and config.pretrained != "none":
+        from sitewatch.train.pretrained import PretrainedUnavailable, csmask_model_file
+
+        if importlib.util.find_spec("efficientnet_pytorch") is None:
+            _fail(f"--pretrained {config.pretrained} needs efficientnet-pytorch: run `pip install -e '.[train]'`")
+        try:
+            csmask_model_file()
+        except PretrainedUnavailable as exc:
+            _fail(str(exc))
 
 
 def _load(path: str) -> TrainingData:
@@ -108,7 +120,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
         _fail(f"--exclude {', '.join(unknown)}: not a city of {args.data} (have {', '.join(data.cities)})")
     cities = [c for c in data.cities if c not in exclude]
     config = _config(args)  # checks the options before torch is imported
-    _require_torch()
+    _require_torch(config)
     from sitewatch.train.jobs import run_tasks
 
     run_tasks(args.data, [(Path(args.out).stem, cities, config, args.out, args.device)], 1)
@@ -117,7 +129,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
 def cmd_plan(args: argparse.Namespace) -> None:
     data = _load(args.data)
     main, rgbn = _config(args, args.band_set), _config(args, "rgbn")
-    _require_torch()
+    _require_torch(main)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     all_cities = list(data.cities)
@@ -206,6 +218,12 @@ def main(argv: list[str] | None = None) -> None:
             "--siamese",
             action="store_true",
             help="one shared encoder per date, merged by |difference| and sum (default: early fusion)",
+        )
+        p.add_argument(
+            "--pretrained",
+            choices=["none", "csmask-b4"],
+            default=TrainConfig.pretrained,
+            help="add the change of frozen pretrained Sentinel-2 features (ukis-csmask's EfficientNet-b4; rgbn only)",
         )
         p.add_argument(
             "--joint-gain-jitter",

@@ -74,6 +74,18 @@ def predict(net: ChangeUNet, before: np.ndarray, after: np.ndarray, device: str 
     return torch.sigmoid(net(b, a))[0, 0, :h, :w].cpu().numpy()
 
 
+def new_network(config: TrainConfig) -> ChangeUNet:
+    """The untrained network of a recipe, with its pretrained encoder loaded when it has one."""
+    if config.pretrained == "none":
+        return ChangeUNet(len(config.bands), config.widths, siamese=config.siamese)
+    from sitewatch.train import pretrained
+
+    if config.pretrained != pretrained.NAME or config.bands != pretrained.BANDS:
+        raise ValueError(f"pretrained {config.pretrained!r}: only {pretrained.NAME!r}, on bands {pretrained.BANDS}")
+    context = pretrained.CloudMaskFeatures.pretrained()
+    return ChangeUNet(len(config.bands), config.widths, context=context, context_channels=pretrained.CHANNELS)
+
+
 def model_inputs(cities: list[City], band_index: list[int], match_pairs: bool) -> list[City]:
     """The cities as the model sees them: its bands only and, if it wants them, matched pairs."""
     out = []
@@ -101,7 +113,7 @@ def train(
         joint_gain_jitter=config.joint_gain_jitter,
         seed=config.seed,
     )
-    net = ChangeUNet(len(config.bands), config.widths, siamese=config.siamese).to(device)
+    net = new_network(config).to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=config.steps)
     start = time.perf_counter()

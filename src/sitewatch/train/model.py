@@ -7,7 +7,9 @@ reflectance DN (Sentinel-2 scale, 0-10,000) and normalises inside the graph with
 log1p(DN)/8, so the exported ONNX file carries its own pre-processing and no caller can
 get it wrong. Four levels of 16-64 channels (~0.3 M parameters) keep CPU inference well
 above 50 km²/s. A siamese variant (`siamese=True`) is there for experiments; on OSCD it
-did not beat early fusion on unseen cities (MODEL_CARD.md, Experiments).
+did not beat early fusion on unseen cities (MODEL_CARD.md, Experiments). A frozen
+pretrained encoder (`context`, `sitewatch.train.pretrained`) can add how much its features
+changed between the dates at the levels below the first.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ def _fusion(width: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(2 * width, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
 
 
+def _projection(c_in: int, width: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+
+
 class ChangeUNet(nn.Module):
     """Early fusion by default; `siamese=True` runs one shared encoder on each date instead.
 
@@ -40,14 +46,28 @@ class ChangeUNet(nn.Module):
     and a radiometric offset shared by both dates cancels in the features it compares.
     """
 
-    def __init__(self, n_bands: int, widths: tuple[int, ...] = (16, 32, 64, 64), siamese: bool = False) -> None:
+    def __init__(
+        self,
+        n_bands: int,
+        widths: tuple[int, ...] = (16, 32, 64, 64),
+        siamese: bool = False,
+        context: nn.Module | None = None,
+        context_channels: tuple[int, ...] = (),
+    ) -> None:
         super().__init__()
+        if context is not None and (siamese or len(context_channels) >= len(widths)):
+            raise ValueError("a pretrained context needs early fusion and fewer feature levels than U-Net levels")
         self.n_bands = n_bands
         self.widths = tuple(widths)
+        # Frozen pretrained features (`sitewatch.train.pretrained`): per level below the first,
+        # their |after - before| projected 1x1 and stacked onto that level's encoder input.
+        self.context = context
+        self.injections = nn.ModuleList(_projection(c, w) for c, w in zip(context_channels, widths[1:], strict=False))
         self.encoders = nn.ModuleList()
         c_in = n_bands if siamese else 3 * n_bands
-        for w in widths:
-            self.encoders.append(_block(c_in, w))
+        for level, w in enumerate(widths):
+            extra = w if 1 <= level <= len(self.injections) else 0
+            self.encoders.append(_block(c_in + extra, w))
             c_in = w
         self.fusions = nn.ModuleList(_fusion(w) for w in widths) if siamese else None
         self.pool = nn.MaxPool2d(2)
@@ -68,18 +88,31 @@ class ChangeUNet(nn.Module):
     def normalise(dn: torch.Tensor) -> torch.Tensor:
         return torch.log1p(torch.clamp(dn, min=0.0)) / 8.0
 
-    def _encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def _encode(self, x: torch.Tensor, context: list[torch.Tensor] = ()) -> list[torch.Tensor]:
         levels = []
         for i, encoder in enumerate(self.encoders):
-            x = encoder(x if i == 0 else self.pool(x))
+            if i > 0:
+                x = self.pool(x)
+            if 1 <= i <= len(context):
+                x = torch.cat([x, self.injections[i - 1](context[i - 1])], dim=1)
+            x = encoder(x)
             levels.append(x)
         return levels
+
+    def _context_change(self, before: torch.Tensor, after: torch.Tensor) -> list[torch.Tensor]:
+        """|after - before| of the frozen pretrained features, one map per level below the first."""
+        if self.context is None:
+            return []
+        n = before.shape[0]
+        with torch.no_grad():
+            features = self.context(torch.cat([before, after], dim=0))
+        return [torch.abs(f[n:] - f[:n]) for f in features]
 
     def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         """Change logits (N, 1, H, W) from two (N, bands, H, W) DN tensors."""
         b, a = self.normalise(before), self.normalise(after)
         if self.fusions is None:
-            skips = self._encode(torch.cat([b, a, a - b], dim=1))
+            skips = self._encode(torch.cat([b, a, a - b], dim=1), self._context_change(before, after))
         else:
             n = b.shape[0]  # both dates in one batch: one pass, and shared batch-norm statistics
             levels = self._encode(torch.cat([b, a], dim=0))

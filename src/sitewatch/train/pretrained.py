@@ -1,0 +1,128 @@
+"""Frozen features from a network pretrained on Sentinel-2 worldwide (`--pretrained csmask-b4`).
+
+OSCD has 14 labelled cities, too few for a network to learn what imagery looks like in
+general. The only pretrained Sentinel-2 weights this project can reach from the package
+registries are those of ukis-csmask (DLR, Apache 2.0): a U-Net on an EfficientNet-b4
+encoder, initialised on ImageNet and trained to segment clouds and cloud shadows in
+CloudSEN12+ and SPARCS L1C scenes from blue, green, red and NIR (`model_4b_l1c.onnx`).
+Its stem and first ten encoder blocks describe local texture and material at 1/2, 1/4 and 1/8 of
+the input resolution; the change network receives how much these features differ between
+the dates (`ChangeUNet(context=...)`), never the features themselves, so that it cannot
+learn the training cities' land cover from them (that variant did worse on unseen
+cities: MODEL_CARD.md, "Pretrained encoder").
+
+The weights are read from the installed ukis-csmask package (`pip install -e '.[train]'`)
+into `efficientnet_pytorch`'s EfficientNet-b4 layers, kept frozen during training, and
+exported inside the change model's ONNX graph, so detection needs neither package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+NAME = "csmask-b4"
+#: Feature channels at 1/2, 1/4 and 1/8 of the input resolution.
+CHANNELS = (48, 32, 56)
+#: The bands the pretrained network reads, in its order (also the change model's `rgbn`).
+BANDS = ("blue", "green", "red", "nir")
+_MODEL_FILE = "model_4b_l1c.onnx"
+_BLOCKS = 10  # EfficientNet-b4 blocks 0-1 (1/2), 2-5 (1/4), 6-9 (1/8)
+_ENCODER_PREFIX = "model.encoder."
+
+
+class PretrainedUnavailable(RuntimeError):
+    """A package the pretrained encoder needs is not installed."""
+
+
+def csmask_model_file() -> Path:
+    """The ONNX file of ukis-csmask's 4-band L1C model, found without importing the package."""
+    spec = importlib.util.find_spec("ukis_csmask")
+    if spec is None or not spec.submodule_search_locations:
+        raise PretrainedUnavailable(
+            f"--pretrained {NAME} needs the ukis-csmask package (its weights): run `pip install -e '.[train]'`"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / _MODEL_FILE
+    if not path.is_file():
+        raise PretrainedUnavailable(f"{path}: missing from the installed ukis-csmask; reinstall ukis-csmask==1.0.0")
+    return path
+
+
+def _efficientnet_b4() -> nn.Module:
+    try:
+        from efficientnet_pytorch import EfficientNet
+    except ImportError as exc:
+        raise PretrainedUnavailable(
+            f"--pretrained {NAME} needs efficientnet-pytorch: run `pip install -e '.[train]'`"
+        ) from exc
+    net = EfficientNet.from_name("efficientnet-b4", in_channels=len(BANDS))
+    net.set_swish(memory_efficient=False)  # the memory-efficient swish is a custom autograd op ONNX cannot export
+    return net
+
+
+class CloudMaskFeatures(nn.Module):
+    """EfficientNet-b4 stem and blocks 0-9: reflectance DN (N, 4, H, W) -> features at /2, /4, /8.
+
+    H and W must be even multiples of 8; the stride-2 convolutions keep ukis-csmask's fixed
+    "same" padding, so a feature pixel covers the same ground as in the original network.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        net = _efficientnet_b4()
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
+        self.blocks = nn.ModuleList(net._blocks[:_BLOCKS])
+        # The pretrained network's input standardisation of reflectance (DN / 10,000); set by `load`.
+        self.register_buffer("mean", torch.zeros(1, len(BANDS), 1, 1))
+        self.register_buffer("std", torch.ones(1, len(BANDS), 1, 1))
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    @classmethod
+    def pretrained(cls) -> CloudMaskFeatures:
+        """The layers with ukis-csmask's weights and input statistics."""
+        features = cls()
+        features.load(csmask_model_file())
+        return features.eval()
+
+    def load(self, onnx_path: Path) -> None:
+        import onnx
+        from onnx import numpy_helper
+
+        proto = onnx.load(str(onnx_path))
+        weights = {
+            init.name[len(_ENCODER_PREFIX) :]: torch.from_numpy(numpy_helper.to_array(init).astype("float32"))
+            for init in proto.graph.initializer
+            if init.name.startswith(_ENCODER_PREFIX)
+        }
+        state = {}
+        for key in self.state_dict():
+            if key in ("mean", "std") or key.endswith("num_batches_tracked"):
+                continue
+            source = key.replace("stem.0.", "_conv_stem.").replace("stem.1.", "_bn0.").replace("blocks.", "_blocks.", 1)
+            if source not in weights:
+                raise PretrainedUnavailable(f"{onnx_path}: no weight {_ENCODER_PREFIX}{source}; not ukis-csmask 1.0.0?")
+            state[key] = weights[source]
+        self.load_state_dict(state, strict=False)
+        stats = json.loads(onnx_path.with_suffix(".json").read_text())["data"]["dataset_statistics"]
+        if tuple(stats["band_names"]) != BANDS:
+            raise PretrainedUnavailable(f"{onnx_path}: bands {stats['band_names']}, expected {list(BANDS)}")
+        self.mean.copy_(torch.tensor(stats["img"][0]).view(1, -1, 1, 1))
+        self.std.copy_(torch.tensor(stats["img"][1]).view(1, -1, 1, 1))
+
+    def train(self, mode: bool = True) -> CloudMaskFeatures:
+        return super().train(False)  # frozen: batch norm keeps the pretrained statistics
+
+    def forward(self, dn: torch.Tensor) -> list[torch.Tensor]:
+        x = (torch.clamp(dn, min=0.0) / 10000.0 - self.mean) / self.std
+        x = self.stem(x)
+        features = [x]  # 1/2: the stem
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in (5, 9):  # the last blocks at 1/4 and at 1/8
+                features.append(x)
+        return features
