@@ -162,10 +162,9 @@ def test_pretrained_features_are_ukis_csmask_s_own_encoder_output():
     proto.graph.output.append(onnx.helper.make_tensor_value_info(block9, onnx.TensorProto.FLOAT16, None))
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     features = CloudMaskFeatures.pretrained()
+    # 256 px (the model's tile), in 8 px blocks: smooth enough for its float16 arithmetic
     reflectance = np.random.default_rng(0).uniform(0.02, 0.4, (1, 4, 32, 32)).astype("float32")
-    reflectance = np.kron(
-        reflectance, np.ones((8, 8), "float32")
-    )  # 256 px, the model's tile, smooth enough for float16
+    reflectance = np.kron(reflectance, np.ones((8, 8), "float32"))
     standard = (reflectance - features.mean.numpy()) / features.std.numpy()
     expected = session.run([block9], {"input": standard.astype("float32")})[0]  # float16 inside, float32 in
     with torch.no_grad():
