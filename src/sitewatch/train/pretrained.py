@@ -1,15 +1,16 @@
 """Frozen features from a network pretrained on Sentinel-2 worldwide (`--pretrained csmask-b4`).
 
 OSCD has 14 labelled cities, too few for a network to learn what imagery looks like in
-general. The only pretrained Sentinel-2 weights this project can reach from the package
+general. The only pretrained Sentinel-2 weights found on the package
 registries are those of ukis-csmask (DLR, Apache 2.0): a U-Net on an EfficientNet-b4
 encoder, initialised on ImageNet and trained to segment clouds and cloud shadows in
 CloudSEN12+ and SPARCS L1C scenes from blue, green, red and NIR (`model_4b_l1c.onnx`).
 Its stem and first ten encoder blocks describe local texture and material at 1/2, 1/4 and 1/8 of
 the input resolution; the change network receives how much these features differ between
 the dates (`ChangeUNet(context=...)`), never the features themselves, so that it cannot
-learn the training cities' land cover from them (that variant did worse on unseen
-cities: MODEL_CARD.md, "Pretrained encoder").
+learn the training cities' land cover from them (alone, the variant that also saw the
+features did worse on unseen cities, with more false alarms: MODEL_CARD.md, "Pretrained
+encoder").
 
 The weights are read from the installed ukis-csmask package (`pip install -e '.[train]'`)
 into `efficientnet_pytorch`'s EfficientNet-b4 layers, kept frozen during training, and
