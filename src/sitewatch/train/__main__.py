@@ -63,12 +63,10 @@ def _require_torch(config: TrainConfig | None = None) -> None:
     if importlib.util.find_spec("torch") is None:
         _fail("training needs PyTorch, which is not installed: run `pip install -e '.[train]'` (CPU torch==2.13.0)")
     if config is not None and config.pretrained != "none":
-        from sitewatch.train.pretrained import PretrainedUnavailable, csmask_model_file
+        from sitewatch.train.pretrained import PretrainedUnavailable, require_packages
 
-        if importlib.util.find_spec("efficientnet_pytorch") is None:
-            _fail(f"--pretrained {config.pretrained} needs efficientnet-pytorch: run `pip install -e '.[train]'`")
         try:
-            csmask_model_file()
+            require_packages()
         except PretrainedUnavailable as exc:
             _fail(str(exc))
 

@@ -29,13 +29,14 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
+def _projection(c_in: int, width: int) -> nn.Sequential:
+    """1x1 convolution + batch norm + ReLU: `c_in` channels mixed down to `width`."""
+    return nn.Sequential(nn.Conv2d(c_in, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+
+
 def _fusion(width: int) -> nn.Sequential:
     """One level's dates merged: |a - b| (what changed) and a + b (what is there), mixed 1x1."""
-    return nn.Sequential(nn.Conv2d(2 * width, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
-
-
-def _projection(c_in: int, width: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+    return _projection(2 * width, width)
 
 
 class ChangeUNet(nn.Module):

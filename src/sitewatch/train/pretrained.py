@@ -53,13 +53,17 @@ def csmask_model_file() -> Path:
     return path
 
 
+def require_packages() -> None:
+    """Raise `PretrainedUnavailable` (one line naming the fix) unless both packages are installed."""
+    if importlib.util.find_spec("efficientnet_pytorch") is None:
+        raise PretrainedUnavailable(f"--pretrained {NAME} needs efficientnet-pytorch: run `pip install -e '.[train]'`")
+    csmask_model_file()
+
+
 def _efficientnet_b4() -> nn.Module:
-    try:
-        from efficientnet_pytorch import EfficientNet
-    except ImportError as exc:
-        raise PretrainedUnavailable(
-            f"--pretrained {NAME} needs efficientnet-pytorch: run `pip install -e '.[train]'`"
-        ) from exc
+    require_packages()
+    from efficientnet_pytorch import EfficientNet
+
     net = EfficientNet.from_name("efficientnet-b4", in_channels=len(BANDS))
     net.set_swish(memory_efficient=False)  # the memory-efficient swish is a custom autograd op ONNX cannot export
     return net
