@@ -17,8 +17,13 @@ from sitewatch.train.data import RGBN_BANDS
 CITIES = ["a", "b", "c"]
 
 
-def tiny_model(path, seed: int, bands=RGBN_BANDS, cities=CITIES, pair_radiometry: str = "none") -> ChangeModel:
-    """A float change model: sigmoid(conv3x3(log1p(before), log1p(after))) with sitewatch metadata."""
+def tiny_model(
+    path, seed: int, bands=RGBN_BANDS, cities=CITIES, pair_radiometry: str = "none", conv_name: str = "conv"
+) -> ChangeModel:
+    """A float change model: sigmoid(conv3x3(log1p(before), log1p(after))) with sitewatch metadata.
+
+    `conv_name` names the convolution node, e.g. into the scope of frozen pretrained layers.
+    """
     n = len(bands)
     weights = np.random.default_rng(seed).normal(0, 0.3, (1, 2 * n, 3, 3)).astype("float32")
     weights[0, n:] -= weights[0, :n]  # roughly: responds to the difference of the dates
@@ -29,7 +34,7 @@ def tiny_model(path, seed: int, bands=RGBN_BANDS, cities=CITIES, pair_radiometry
         helper.make_node("Add", ["after", "one"], ["a1"]),
         helper.make_node("Log", ["a1"], ["la"]),
         helper.make_node("Concat", ["lb", "la"], ["x"], axis=1),
-        helper.make_node("Conv", ["x", "w"], ["logit"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["x", "w"], ["logit"], name=conv_name, pads=[1, 1, 1, 1]),
         helper.make_node("Sigmoid", ["logit"], ["p"]),
         helper.make_node("Squeeze", ["p", "axis"], ["probability"]),
     ]

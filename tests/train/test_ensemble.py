@@ -17,7 +17,7 @@ from sitewatch.detect.learned import MATCHED_INPUTS, input_names, learned_score,
 from sitewatch.errors import InputError  # noqa: E402
 from sitewatch.train.__main__ import main  # noqa: E402
 from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
-from sitewatch.train.ensemble import KIND, build_ensemble, merge_members  # noqa: E402
+from sitewatch.train.ensemble import FROZEN_SCOPE, KIND, build_ensemble, frozen_region, merge_members  # noqa: E402
 from tests.onnx_models import CITIES, tiny_model  # noqa: E402
 
 
@@ -93,6 +93,43 @@ def test_int8_ensemble_is_quantised_and_stays_close_to_float(tmp_path, data):
     assert np.abs(learned_score(before, after, int8) - expected).mean() < 0.02
     with pytest.raises(InputError, match="already int8"):
         build_ensemble([int8.path, floats.path], data, out / "again.onnx", int8=True)
+
+
+def test_int8_leaves_frozen_pretrained_layers_float(tmp_path, data):
+    frozen = tiny_model(tmp_path / "frozen.onnx", 0, conv_name=f"/net{FROZEN_SCOPE}conv")
+    trained = tiny_model(tmp_path / "trained.onnx", 1, conv_name="/net/encoders.0/conv")
+    int8 = build_ensemble([frozen.path, trained.path], data, tmp_path / "int8.onnx", int8=True)
+    graph = onnx.load(str(int8.path)).graph
+    dequantised = {node.output[0] for node in graph.node if node.op_type == "DequantizeLinear"}
+    convs = {node.name: node for node in graph.node if node.op_type == "Conv"}
+    assert set(convs) == {f"m0_/net{FROZEN_SCOPE}conv", "m1_/net/encoders.0/conv"}
+    assert convs[f"m0_/net{FROZEN_SCOPE}conv"].input[1] not in dequantised  # float weights
+    assert dequantised  # the rest is quantised (which nodes is the quantiser's call)
+
+
+def test_frozen_region_spans_the_dates_stacked_for_it_and_its_feature_change_up_to_a_trained_layer():
+    from onnx import helper
+
+    def node(op, inputs, name):
+        return helper.make_node(op, inputs, [name], name=name)
+
+    graph = helper.make_graph(
+        [
+            node("Concat", ["before", "after"], "stack"),  # read only by the frozen layers
+            node("Conv", ["stack", "w0"], f"/net{FROZEN_SCOPE}conv"),
+            node("Slice", [f"/net{FROZEN_SCOPE}conv", "start", "mid"], "b"),
+            node("Slice", [f"/net{FROZEN_SCOPE}conv", "mid", "end"], "a"),
+            node("Sub", ["a", "b"], "diff"),
+            node("Abs", ["diff"], "change"),
+            node("Conv", ["change", "w1"], "injection"),  # trained: quantised
+            node("Log", ["before"], "log"),  # the trained network's own input
+            node("Add", ["log", "injection"], "out"),
+        ],
+        "g",
+        [],
+        [],
+    )
+    assert frozen_region(graph) == sorted(["stack", f"/net{FROZEN_SCOPE}conv", "b", "a", "diff", "change"])
 
 
 def test_command_averages_same_named_models_and_refuses_folders_without_any(tmp_path, data, capsys):

@@ -8,10 +8,11 @@ the members' graphs sit side by side in it, each fed from the graph inputs `befo
 `sitewatch.pair_radiometry` (the detector fills those whenever a model asks for them),
 and a Mean node averages their probabilities. A member trained on fewer bands (an RGB+NIR
 recipe) picks its bands from the shared inputs, so it can vote in a 10-band ensemble.
-`--int8` then quantises the whole graph (about 1.35x faster on CPU, no measurable change
-in F1). The threshold and minimum region are chosen last, for exactly the graph written,
-on the members' training cities, never on a city the ensemble is tested on. Needs `onnx`
-(the [train] extra), not torch.
+`--int8` then quantises the graph (about 1.35x faster on CPU, no measurable change in F1)
+except a member's frozen pretrained layers, which stay float (`frozen_region`). The
+threshold and minimum region are chosen last, for exactly the graph written, on the
+members' training cities, never on a city the ensemble is tested on. Needs `onnx` (the
+[train] extra), not torch.
 """
 
 from __future__ import annotations
@@ -130,8 +131,51 @@ def _calibration_feeds(
     return feeds
 
 
+#: Name scope of a member's frozen pretrained layers (`ChangeUNet.context`) in exported graphs.
+FROZEN_SCOPE = "/context/"
+_TRAINED_LAYERS = ("Conv", "ConvTranspose")
+
+
+def frozen_region(graph) -> list[str]:  # graph: onnx.GraphProto
+    """Names of the nodes int8 must leave float: frozen pretrained layers and the arithmetic around them.
+
+    That is every node in `FROZEN_SCOPE`, every node whose outputs only they read (the
+    dates stacked for them), and every node that reads their outputs, up to the first
+    trained convolution (the slicing of the dates and |after - before| of the features).
+    Quantising the stacked dates would also round the other members' reflectance input to
+    uint8 steps, and quantising the features before their difference would round it away.
+    """
+    nodes = list(graph.node)
+    region = {i for i, node in enumerate(nodes) if FROZEN_SCOPE in node.name}
+    producer = {out: i for i, node in enumerate(nodes) for out in node.output}
+    readers: dict[str, list[int]] = {}
+    for i, node in enumerate(nodes):
+        for name in node.input:
+            readers.setdefault(name, []).append(i)
+    grown = True
+    while grown:
+        grown = False
+        for i, node in enumerate(nodes):
+            if i in region:
+                continue
+            read_by = [j for out in node.output for j in readers.get(out, [])]
+            feeds_only_region = bool(read_by) and all(j in region for j in read_by)
+            reads_region = (
+                node.op_type not in _TRAINED_LAYERS and bool(node.input) and producer.get(node.input[0]) in region
+            )
+            if feeds_only_region or reads_region:
+                region.add(i)
+                grown = True
+    return sorted(nodes[i].name for i in region if nodes[i].name)  # the quantiser excludes nodes by name
+
+
 def quantize_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> None:
-    """Static int8 quantisation (QDQ, per-channel weights): ~1.35x faster on CPUs with VNNI."""
+    """Static int8 quantisation (QDQ, per-channel weights): ~1.35x faster on CPUs with VNNI.
+
+    A member's frozen pretrained layers stay float (`frozen_region`): quantised, its swish
+    and squeeze-excitation activations lost the pretrained member's gain (MODEL_CARD.md).
+    """
+    import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -145,6 +189,7 @@ def quantize_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> N
     prepared = dst.with_name(dst.name + ".pre")
     quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
     try:
+        frozen = frozen_region(onnx.load(str(prepared)).graph)
         quantize_static(
             str(prepared),
             str(dst),
@@ -153,6 +198,7 @@ def quantize_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> N
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            nodes_to_exclude=frozen,
         )
     finally:
         prepared.unlink(missing_ok=True)
