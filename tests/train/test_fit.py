@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("onnx")
+onnx = pytest.importorskip("onnx")
 
 from sitewatch.detect.learned import learned_score, load_model  # noqa: E402
 from sitewatch.pair_radiometry import match_pair  # noqa: E402
 from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
+from sitewatch.train.ensemble import FROZEN_SCOPE  # noqa: E402
 from sitewatch.train.fit import (  # noqa: E402
     TrainConfig,
     _loss,
@@ -188,3 +189,5 @@ def test_a_pretrained_encoder_stays_frozen_and_exports_faithfully(data, tmp_path
     loaded = load_model(export_onnx(model, tmp_path / "pretrained.onnx"))
     assert json.loads(loaded.metadata["train_config"])["pretrained"] == "csmask-b4"
     assert np.abs(learned_score(city.before, city.after, loaded, tile=96, overlap=0) - expected).max() < 1e-4
+    names = [node.name for node in onnx.load(str(loaded.path)).graph.node]
+    assert sum(FROZEN_SCOPE in name for name in names) > 100  # what `ensemble --int8` keeps float
