@@ -152,7 +152,6 @@ def test_pretrained_features_are_ukis_csmask_s_own_encoder_output():
     """The layers loaded from ukis-csmask compute what its ONNX graph computes at the end of block 9."""
     pytest.importorskip("efficientnet_pytorch")
     pytest.importorskip("ukis_csmask")
-    import onnx
     import onnxruntime as ort
 
     from sitewatch.train.pretrained import CloudMaskFeatures, csmask_model_file

@@ -83,7 +83,9 @@ def new_network(config: TrainConfig) -> ChangeUNet:
     if config.pretrained != pretrained.NAME or config.bands != pretrained.BANDS:
         raise ValueError(f"pretrained {config.pretrained!r}: only {pretrained.NAME!r}, on bands {pretrained.BANDS}")
     context = pretrained.CloudMaskFeatures.pretrained()
-    return ChangeUNet(len(config.bands), config.widths, context=context, context_channels=pretrained.CHANNELS)
+    return ChangeUNet(
+        len(config.bands), config.widths, config.siamese, context=context, context_channels=pretrained.CHANNELS
+    )  # a siamese recipe is refused by ChangeUNet, not silently built as early fusion
 
 
 def model_inputs(cities: list[City], band_index: list[int], match_pairs: bool) -> list[City]:
