@@ -55,6 +55,21 @@ def test_ensemble_is_the_mean_of_its_members_each_fed_its_own_inputs(tmp_path, d
     np.testing.assert_allclose(learned_score(before, after, nested), expected, atol=1e-5)
 
 
+def test_what_members_compute_alike_is_computed_once_with_the_same_result(tmp_path, data):
+    """Two members with the same layers on the same inputs (as PTd's and FO's frozen encoder) share them."""
+    one = tiny_model(tmp_path / "one.onnx", 0)
+    same = tiny_model(tmp_path / "same.onnx", 0)  # the same weights under the same names
+    other = tiny_model(tmp_path / "other.onnx", 1)  # other weights: its convolution is its own
+    graph = merge_members([one, same, other]).graph
+    ops = [node.op_type for node in graph.node]
+    assert ops.count("Conv") == 2 and ops.count("Log") == 2  # the dates' log DN: computed once for all three
+    assert len(graph.initializer) == 4  # one, axis, and two convolution weights
+    ensemble = build_ensemble([one.path, same.path, other.path], data, tmp_path / "ens.onnx")
+    before, after = _cube(1), _cube(2)
+    expected = (2 * learned_score(before, after, one) + learned_score(before, after, other)) / 3
+    np.testing.assert_allclose(learned_score(before, after, ensemble), expected, atol=1e-5)
+
+
 def test_a_member_with_fewer_bands_reads_its_own_bands_of_the_shared_inputs(tmp_path, data):
     rgbn = tiny_model(tmp_path / "rgbn.onnx", 0)
     subset = ("blue", "nir")  # not a prefix: the Gather must pick by name, in the member's order
@@ -130,6 +145,35 @@ def test_frozen_region_spans_the_dates_stacked_for_it_and_its_feature_change_up_
         [],
     )
     assert frozen_region(graph) == sorted(["stack", f"/net{FROZEN_SCOPE}conv", "b", "a", "diff", "change"])
+
+
+def test_frozen_region_keeps_a_features_only_member_s_zeroed_image_input_float():
+    """Its dates times a zero constant: quantised, the all-zero range broke onnxruntime."""
+    from onnx import TensorProto, helper
+
+    def node(op, inputs, name):
+        return helper.make_node(op, inputs, [name], name=name)
+
+    graph = helper.make_graph(
+        [
+            node("Log", ["before"], "log_b"),
+            node("Log", ["after"], "log_a"),
+            node("Sub", ["log_a", "log_b"], "diff"),
+            node("Concat", ["log_b", "log_a", "diff"], "dates"),
+            node("Mul", ["dates", "zero"], "zeroed"),
+            node("Conv", ["zeroed", "w0"], "encoder"),  # trained: quantised
+            node("Mul", ["encoder", "half"], "scaled"),  # times a constant that is not zero
+            node("Log", ["after"], "other_member"),  # read by a member that reads the dates
+        ],
+        "g",
+        [],
+        [],
+        initializer=[
+            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+            helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]),
+        ],
+    )
+    assert frozen_region(graph) == sorted(["log_b", "log_a", "diff", "dates", "zeroed"])
 
 
 def test_command_averages_same_named_models_and_refuses_folders_without_any(tmp_path, data, capsys):

@@ -190,3 +190,29 @@ def test_a_pretrained_encoder_stays_frozen_and_exports_faithfully(data, tmp_path
     assert np.abs(learned_score(city.before, city.after, loaded, tile=96, overlap=0) - expected).max() < 1e-4
     names = [node.name for node in onnx.load(str(loaded.path)).graph.node]
     assert sum(FROZEN_SCOPE in name for name in names) > 100  # what `ensemble --int8` keeps float
+
+
+def test_a_features_only_network_reads_nothing_but_the_pretrained_features_change():
+    """With features_only the dates reach the output only through the frozen features."""
+    from torch import nn
+
+    from sitewatch.train.model import ChangeUNet
+
+    class FixedFeatures(nn.Module):  # the same features whatever the dates
+        def forward(self, dn: torch.Tensor) -> list[torch.Tensor]:
+            n, _, h, w = dn.shape
+            g = torch.Generator().manual_seed(0)
+            return [torch.rand(n, c, h // s, w // s, generator=g) for c, s in ((3, 2), (5, 4))]
+
+    torch.manual_seed(0)
+    net = ChangeUNet(4, (8, 8, 8, 8), context=FixedFeatures(), context_channels=(3, 5), features_only=True).eval()
+    rng = np.random.default_rng(0)
+    dates = [torch.from_numpy(rng.uniform(300, 3000, (1, 4, 32, 32)).astype("float32")) for _ in range(4)]
+    with torch.no_grad():
+        assert torch.equal(net(dates[0], dates[1]), net(dates[2], dates[3]))
+        net.features_only = False  # the same weights reading the dates too: the output moves
+        assert not torch.equal(net(dates[0], dates[1]), net(dates[2], dates[3]))
+    with pytest.raises(ValueError, match="features_only"):
+        ChangeUNet(4, (8, 8, 8, 8), features_only=True)
+    with pytest.raises(ValueError, match="features_only"):
+        new_network(TrainConfig(features_only=True))

@@ -48,6 +48,12 @@ def test_a_pretrained_encoder_on_other_bands_is_refused_with_one_line(tmp_path, 
     assert err.startswith("error: --pretrained csmask-b4:") and "rgbn" in err
 
 
+@pytest.mark.parametrize("command", ["fit", "plan"])
+def test_features_only_without_a_pretrained_encoder_is_refused_with_one_line(tmp_path, capsys, command):
+    err = _refusal(tmp_path, capsys, command, "--features-only")
+    assert err.startswith("error: --features-only:") and "--pretrained csmask-b4" in err
+
+
 def test_a_pretrained_encoder_without_its_weights_package_says_what_to_install(tmp_path, capsys, monkeypatch):
     pytest.importorskip("torch")
     monkeypatch.setitem(sys.modules, "ukis_csmask", None)  # as if ukis-csmask were not installed

@@ -43,6 +43,8 @@ def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfi
         _fail(f"--edge-weight {args.edge_weight}: a loss weight must be 0 or more (1: edges count like any pixel)")
     if args.pretrained != "none" and ((band_set or args.band_set) != "rgbn" or args.siamese):
         _fail(f"--pretrained {args.pretrained}: needs --band-set rgbn and early fusion (no --siamese)")
+    if args.features_only and args.pretrained == "none":
+        _fail("--features-only: needs --pretrained csmask-b4 (the features are all such a network reads)")
     return TrainConfig(
         band_set=band_set or args.band_set,
         widths=tuple(args.widths),
@@ -55,6 +57,7 @@ def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfi
         match_pairs=args.match_pairs,
         siamese=args.siamese,
         pretrained=args.pretrained,
+        features_only=args.features_only,
     )
 
 
@@ -222,6 +225,11 @@ def main(argv: list[str] | None = None) -> None:
             choices=["none", "csmask-b4"],
             default=TrainConfig.pretrained,
             help="add the change of frozen pretrained Sentinel-2 features (ukis-csmask's EfficientNet-b4; rgbn only)",
+        )
+        p.add_argument(
+            "--features-only",
+            action="store_true",
+            help="with --pretrained: the network reads only the pretrained features' change, not the dates",
         )
         p.add_argument(
             "--joint-gain-jitter",

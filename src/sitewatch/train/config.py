@@ -28,6 +28,7 @@ class TrainConfig:
     siamese: bool = False  # one shared encoder per date (FC-Siam-diff family) instead of early fusion
     match_pairs: bool = False  # train (and so detect) on pairs matched by sitewatch.pair_radiometry
     pretrained: str = "none"  # "csmask-b4": frozen pretrained features' change (sitewatch.train.pretrained)
+    features_only: bool = False  # with `pretrained`: the U-Net reads only the features' change, not the dates
     seed: int = 0
 
     @property

@@ -77,6 +77,8 @@ def predict(net: ChangeUNet, before: np.ndarray, after: np.ndarray, device: str 
 def new_network(config: TrainConfig) -> ChangeUNet:
     """The untrained network of a recipe, with its pretrained encoder loaded when it has one."""
     if config.pretrained == "none":
+        if config.features_only:
+            raise ValueError("features_only needs a pretrained encoder (pretrained='csmask-b4')")
         return ChangeUNet(len(config.bands), config.widths, siamese=config.siamese)
     from sitewatch.train import pretrained
 
@@ -84,7 +86,12 @@ def new_network(config: TrainConfig) -> ChangeUNet:
         raise ValueError(f"pretrained {config.pretrained!r}: only {pretrained.NAME!r}, on bands {pretrained.BANDS}")
     context = pretrained.CloudMaskFeatures.pretrained()
     return ChangeUNet(
-        len(config.bands), config.widths, config.siamese, context=context, context_channels=pretrained.CHANNELS
+        len(config.bands),
+        config.widths,
+        config.siamese,
+        context=context,
+        context_channels=pretrained.CHANNELS,
+        features_only=config.features_only,
     )  # a siamese recipe is refused by ChangeUNet, not silently built as early fusion
 
 

@@ -9,7 +9,8 @@ get it wrong. Four levels of 16-64 channels (~0.3 M parameters) keep CPU inferen
 above 50 km²/s. A siamese variant (`siamese=True`) is there for experiments; on OSCD it
 did not beat early fusion on unseen cities (MODEL_CARD.md, Experiments). A frozen
 pretrained encoder (`context`, `sitewatch.train.pretrained`) can add how much its features
-changed between the dates at the levels below the first.
+changed between the dates at the levels below the first; with `features_only=True` that
+change is all the network reads.
 """
 
 from __future__ import annotations
@@ -54,12 +55,21 @@ class ChangeUNet(nn.Module):
         siamese: bool = False,
         context: nn.Module | None = None,
         context_channels: tuple[int, ...] = (),
+        features_only: bool = False,
     ) -> None:
         super().__init__()
         if context is not None and (siamese or len(context_channels) >= len(widths)):
             raise ValueError("a pretrained context needs early fusion and fewer feature levels than U-Net levels")
+        if features_only and context is None:
+            raise ValueError("features_only needs a pretrained context: without it the network would read nothing")
         self.n_bands = n_bands
         self.widths = tuple(widths)
+        # Features only: the first level reads zeros instead of the dates, so nothing but the
+        # pretrained features' change reaches the network. It errs in other places than the
+        # members that read the dates, which is what an ensemble needs (MODEL_CARD.md, "FO").
+        # The first level's layers stay (they add a learned constant, with border effects),
+        # so the layout is that of the other members and of the fold models trained as FO.
+        self.features_only = features_only
         # Frozen pretrained features (`sitewatch.train.pretrained`): per level below the first,
         # their |after - before| projected 1x1 and stacked onto that level's encoder input.
         self.context = context
@@ -113,7 +123,10 @@ class ChangeUNet(nn.Module):
         """Change logits (N, 1, H, W) from two (N, bands, H, W) DN tensors."""
         b, a = self.normalise(before), self.normalise(after)
         if self.fusions is None:
-            skips = self._encode(torch.cat([b, a, a - b], dim=1), self._context_change(before, after))
+            x = torch.cat([b, a, a - b], dim=1)
+            if self.features_only:
+                x = x * 0.0
+            skips = self._encode(x, self._context_change(before, after))
         else:
             n = b.shape[0]  # both dates in one batch: one pass, and shared batch-norm statistics
             levels = self._encode(torch.cat([b, a], dim=0))
