@@ -127,8 +127,8 @@ def share_common_nodes(graph) -> None:  # graph: onnx.GraphProto, changed in pla
     FO, MODEL_CARD.md) would otherwise each run it, and it is the most expensive part of
     the file. Initializers with the same type, shape and values become one; then, in
     graph order, a node with the same operator, attributes and inputs as an earlier one
-    is dropped and its readers read the earlier node's outputs. ONNX operators are pure,
-    so the result is the same.
+    is dropped and its readers read the earlier node's outputs. The operators exported
+    change models use are deterministic (no Random* nodes), so the result is the same.
     """
     from onnx import numpy_helper
 
