@@ -19,6 +19,7 @@ members' training cities, never on a city the ensemble is tested on. Needs `onnx
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -142,7 +143,7 @@ def share_common_nodes(graph) -> None:  # graph: onnx.GraphProto, changed in pla
             rename[init.name] = canonical[key]
         else:
             canonical[key] = init.name
-            kept_initializers.append(_copy(init))
+            kept_initializers.append(copy.deepcopy(init))  # detached from the field
     seen: dict[tuple, list[str]] = {}
     kept_nodes = []
     for node in graph.node:
@@ -153,19 +154,13 @@ def share_common_nodes(graph) -> None:  # graph: onnx.GraphProto, changed in pla
             rename.update(zip(node.output, seen[key], strict=True))
         else:
             seen[key] = list(node.output)
-            kept_nodes.append(_copy(node))
+            kept_nodes.append(copy.deepcopy(node))
     if {value.name for value in graph.output} & set(rename):
         raise ValueError("a graph output would be shared; name the members' outputs apart")
     del graph.initializer[:]
     graph.initializer.extend(kept_initializers)
     del graph.node[:]
     graph.node.extend(kept_nodes)
-
-
-def _copy(message):  # a protobuf message detached from the field it sits in
-    copy = type(message)()
-    copy.CopyFrom(message)
-    return copy
 
 
 def _calibration_feeds(

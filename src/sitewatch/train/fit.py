@@ -76,10 +76,8 @@ def predict(net: ChangeUNet, before: np.ndarray, after: np.ndarray, device: str 
 
 def new_network(config: TrainConfig) -> ChangeUNet:
     """The untrained network of a recipe, with its pretrained encoder loaded when it has one."""
-    if config.pretrained == "none":
-        if config.features_only:
-            raise ValueError("features_only needs a pretrained encoder (pretrained='csmask-b4')")
-        return ChangeUNet(len(config.bands), config.widths, siamese=config.siamese)
+    if config.pretrained == "none":  # features_only without an encoder: refused by ChangeUNet
+        return ChangeUNet(len(config.bands), config.widths, siamese=config.siamese, features_only=config.features_only)
     from sitewatch.train import pretrained
 
     if config.pretrained != pretrained.NAME or config.bands != pretrained.BANDS:
