@@ -142,6 +142,40 @@ def test_tiles_stitch_without_seams(beirut_pair):
     assert np.abs(whole - blended).mean() < 0.75 * np.abs(whole - butted).mean()
 
 
+def test_shipped_int8_files_give_the_same_answer_without_vnni(beirut_pair):
+    """7-bit weights: fused int8 kernels agree with the quantised graph run in float.
+
+    On x86 CPUs without VNNI (AVX2 only) onnxruntime's uint8 x int8 convolution adds
+    products in int16 pairs; 8-bit weights saturated there and the ensemble shipped until
+    2026-11-28 fell to F1 0.18 on Beirut. On any CPU, the optimised session (fused
+    integer kernels) must match the unoptimised one (Dequantize -> float Conv).
+    """
+    onnx = pytest.importorskip("onnx")
+    import onnxruntime as ort
+
+    from sitewatch.detect.learned import graph_inputs, input_names
+
+    _, pair = beirut_pair
+    for path in (MODELS_DIR / "oscd-rgbn.onnx", FIXED_SPLIT_MODEL):
+        graph = onnx.load(str(path)).graph
+        weights = {n.input[1] for n in graph.node if n.op_type in ("Conv", "ConvTranspose")}
+        dq = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+        arrays = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+        int8 = [arrays[dq[w]] for w in weights if w in dq and arrays[dq[w]].dtype == np.int8]
+        assert int8 and all(w.min() >= -64 and w.max() <= 63 for w in int8)  # 7-bit
+        model = load_model(path)
+        b = pair.before.sel(band=list(model.bands)).values[:, 300:556, 200:456]
+        a = pair.after.sel(band=list(model.bands)).values[:, 300:556, 200:456]
+        feed = {k: v[None] for k, v in graph_inputs(b, a, model, input_names(model)).items()}
+        outputs = []
+        for level in (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, ort.GraphOptimizationLevel.ORT_DISABLE_ALL):
+            options = ort.SessionOptions()
+            options.graph_optimization_level = level
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            outputs.append(session.run(None, feed)[0])
+        assert np.abs(outputs[0] - outputs[1]).max() < 0.05, path.name
+
+
 def test_tiles_are_even_and_cover_the_image_with_the_overlap():
     for length in (37, 256, 257, 1070, 1180, 4000):
         size, starts = tile_layout(length, 512, 32, 8)

@@ -17,7 +17,14 @@ from sitewatch.detect.learned import MATCHED_INPUTS, input_names, learned_score,
 from sitewatch.errors import InputError  # noqa: E402
 from sitewatch.train.__main__ import main  # noqa: E402
 from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
-from sitewatch.train.ensemble import FROZEN_SCOPE, KIND, build_ensemble, frozen_region, merge_members  # noqa: E402
+from sitewatch.train.ensemble import (  # noqa: E402
+    FROZEN_SCOPE,
+    KIND,
+    build_ensemble,
+    frozen_region,
+    merge_members,
+    narrow_int8_weights,
+)
 from tests.onnx_models import CITIES, tiny_model  # noqa: E402
 
 
@@ -108,6 +115,74 @@ def test_int8_ensemble_is_quantised_and_stays_close_to_float(tmp_path, data):
     assert np.abs(learned_score(before, after, int8) - expected).mean() < 0.02
     with pytest.raises(InputError, match="already int8"):
         build_ensemble([int8.path, floats.path], data, out / "again.onnx", int8=True)
+
+
+def _int8_weights(path) -> list[np.ndarray]:
+    graph = onnx.load(str(path)).graph
+    arrays = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    dq = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    convs = [n for n in graph.node if n.op_type in ("Conv", "ConvTranspose")]
+    return [arrays[dq[n.input[1]]] for n in convs if n.input[1] in dq and arrays[dq[n.input[1]]].dtype == np.int8]
+
+
+def _fused_and_reference(path, before, after) -> tuple[np.ndarray, np.ndarray]:
+    """The graph run with onnxruntime's fused integer kernels, and with them off (Dequantize -> float)."""
+    import onnxruntime as ort
+
+    feed = {"before": before[None], "after": after[None]}
+    outputs = []
+    for level in (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, ort.GraphOptimizationLevel.ORT_DISABLE_ALL):
+        options = ort.SessionOptions()
+        options.graph_optimization_level = level
+        outputs.append(ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(None, feed)[0])
+    return outputs[0], outputs[1]
+
+
+def test_int8_weights_are_7_bit_so_cpus_without_vnni_agree(tmp_path, data):
+    members = [tiny_model(tmp_path / f"m{i}.onnx", i).path for i in range(2)]
+    int8 = build_ensemble(members, data, tmp_path / "int8.onnx", int8=True)
+    weights = _int8_weights(int8.path)
+    assert weights and all(w.min() >= -64 and w.max() <= 63 for w in weights)
+    assert int8.metadata["weight_bits"] == "7"
+    fused, reference = _fused_and_reference(int8.path, _cube(3), _cube(4))
+    assert np.abs(fused - reference).max() < 0.02
+
+
+def test_narrow_repairs_an_8_bit_file_and_chooses_its_post_processing_again(tmp_path, data, capsys):
+    members = [tiny_model(tmp_path / f"m{i}.onnx", i).path for i in range(2)]
+    seven = build_ensemble(members, data, tmp_path / "seven.onnx", int8=True)
+    proto = onnx.load(str(seven.path))  # widened to 8 bits, as files were quantised before 2026-11-28
+    inits = {t.name: t for t in proto.graph.initializer}
+    for node in proto.graph.node:
+        if node.op_type == "DequantizeLinear" and inits.get(node.input[0]) is not None:
+            q = onnx.numpy_helper.to_array(inits[node.input[0]])
+            if q.dtype == np.int8:
+                scale = onnx.numpy_helper.to_array(inits[node.input[1]])
+                inits[node.input[0]].CopyFrom(onnx.numpy_helper.from_array((q * 2).astype(np.int8), node.input[0]))
+                inits[node.input[1]].CopyFrom(onnx.numpy_helper.from_array(scale / 2, node.input[1]))
+    wide, out = tmp_path / "old" / "all.onnx", tmp_path / "new"
+    wide.parent.mkdir()
+    onnx.save(proto, str(wide))
+    assert max(np.abs(w.astype(int)).max() for w in _int8_weights(wide)) > 64
+    data.save(tmp_path / "train.npz")
+    main(["narrow", str(tmp_path / "train.npz"), str(wide), "--out", str(out)])
+    narrowed = load_model(out / "all.onnx")
+    assert all(w.min() >= -64 and w.max() <= 63 for w in _int8_weights(narrowed.path))
+    before, after = _cube(5), _cube(6)
+    _, old = _fused_and_reference(wide, before, after)
+    fused, new = _fused_and_reference(narrowed.path, before, after)
+    assert np.abs(new - old).max() < 0.02 and np.abs(fused - new).max() < 0.02  # one weight bit less, same answer
+    assert narrowed.metadata["weight_bits"] == "7" and "narrow" in narrowed.metadata["command"]
+    assert 0 < narrowed.threshold < 1 and "threshold" in narrowed.metadata["narrowed_from"]
+    assert narrow_int8_weights(onnx.load(str(narrowed.path)).graph) == 0  # already narrow: left as it is
+    with pytest.raises(SystemExit) as stop:
+        main(["narrow", str(tmp_path / "train.npz"), str(members[0]), "--out", str(out)])
+    assert stop.value.code == 2 and "not an int8 file" in capsys.readouterr().err
+    fewer = TrainingData(data.bands, {name: data.cities[name] for name in CITIES[:1]})
+    fewer.save(tmp_path / "fewer.npz")
+    with pytest.raises(SystemExit) as stop:
+        main(["narrow", str(tmp_path / "fewer.npz"), str(wide), "--out", str(out)])
+    assert stop.value.code == 2 and "which the training file lacks" in capsys.readouterr().err
 
 
 def test_int8_leaves_frozen_pretrained_layers_float(tmp_path, data):

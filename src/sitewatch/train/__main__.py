@@ -184,6 +184,20 @@ def cmd_ensemble(args: argparse.Namespace) -> None:
     print(f"averaged {len(names)} models in {time.perf_counter() - start:.0f} s", flush=True)
 
 
+def cmd_narrow(args: argparse.Namespace) -> None:
+    from sitewatch.errors import InputError
+    from sitewatch.train.ensemble import narrow_ensemble
+
+    data = _load(args.data)
+    for path in map(Path, args.files):
+        if not path.is_file():
+            _fail(f"{path}: no such file; give int8 files made by `python -m sitewatch.train ensemble --int8`")
+        try:
+            narrow_ensemble(path, data, Path(args.out) / path.name, args.command_line, log=print)
+        except InputError as exc:
+            _fail(str(exc))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sitewatch.train", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -277,7 +291,20 @@ def main(argv: list[str] | None = None) -> None:
         help="quantise weights and activations to int8 (calibrated on the training cities): faster on CPU",
     )
     p.set_defaults(func=cmd_ensemble)
+    p = sub.add_parser(
+        "narrow",
+        help="rewrite int8 files built before 2026-11-28 with 7-bit weights (right on CPUs without VNNI)",
+        description="Requantise each int8 file's weights to 7 bits, so that CPUs without VNNI (AVX2 only) do not "
+        "saturate, and choose its threshold and minimum region again on its training cities.",
+    )
+    p.add_argument("data", help="training file from `prepare` (the training cities' images)")
+    p.add_argument("files", nargs="+", help="int8 ONNX files made by `ensemble --int8`")
+    p.add_argument("--out", required=True, help="folder for the rewritten files (same names)")
+    p.set_defaults(func=cmd_narrow)
     args = parser.parse_args(argv)
+    args.command_line = " ".join(
+        ["python -m sitewatch.train", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]
+    )
     args.func(args)
 
 

@@ -11,7 +11,8 @@ shared frozen encoder on the same dates) is computed once (`share_common_nodes`)
 trained on fewer bands (an RGB+NIR recipe) picks its bands from the shared inputs, so it
 can vote in a 10-band ensemble.
 `--int8` then quantises the graph (about 1.35x faster on CPU, no measurable change in F1)
-except a member's frozen pretrained layers, which stay float (`frozen_region`). The
+except a member's frozen pretrained layers, which stay float (`frozen_region`), with 7-bit
+weights so that CPUs without VNNI do not saturate (`narrow_int8_weights`). The
 threshold and minimum region are chosen last, for exactly the graph written, on the
 members' training cities, never on a city the ensemble is tested on. Needs `onnx` (the
 [train] extra), not torch.
@@ -239,11 +240,75 @@ def frozen_region(graph) -> list[str]:  # graph: onnx.GraphProto
     return sorted(nodes[i].name for i in region if nodes[i].name)  # the quantiser excludes nodes by name
 
 
+#: Largest magnitude of a 7-bit weight: uint8 activations times such weights, summed in
+#: pairs, fit in int16 (2 x 255 x 64 = 32,640 <= 32,767).
+WEIGHT_LIMIT = 64
+
+
+def narrow_int8_weights(graph) -> int:  # graph: onnx.GraphProto, changed in place
+    """Requantise every int8 weight to 7 bits (scale doubled) and its int32 bias to match; return how many.
+
+    Why: on x86 CPUs without VNNI (AVX2 or AVX-512F only, e.g. AMD EPYC before Zen 4),
+    onnxruntime runs uint8 x int8 convolutions with VPMADDUBSW, which adds products in
+    pairs into int16 and saturates: 2 x 255 x 127 overflows. The ensemble shipped until
+    2026-11-28 scored pooled F1 0.18 instead of 0.59 on the fixed split on such a CPU
+    (MODEL_CARD.md). Weights within [-64, 63] cannot overflow there and lose one bit
+    everywhere else; this is onnxruntime's `reduce_range`, applied to a graph already
+    quantised, so files made before can be repaired as well as new ones built. A bias
+    stays quantised with the product of its input's and weight's scales, as the fused
+    integer convolution requires, so it is halved with its weight's step.
+    """
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
+
+    def rescale(quantized: str, scale: str, divisor: int, limit: tuple[int, int] | None) -> None:
+        values = numpy_helper.to_array(inits[quantized]).astype(np.int64)
+        narrowed = np.round(values / divisor)
+        if limit is not None:
+            narrowed = np.clip(narrowed, *limit)
+        dtype = numpy_helper.to_array(inits[quantized]).dtype
+        inits[quantized].CopyFrom(numpy_helper.from_array(narrowed.astype(dtype), quantized))
+        factor = numpy_helper.to_array(inits[scale]) * np.float32(divisor)
+        inits[scale].CopyFrom(numpy_helper.from_array(factor.astype(np.float32), scale))
+
+    def dequantized(name: str | None):  # -> the DequantizeLinear node reading an initializer, or None
+        node = producer.get(name) if name else None
+        return node if node is not None and node.op_type == "DequantizeLinear" and node.input[0] in inits else None
+
+    convs = [
+        n for n in graph.node if n.op_type in _TRAINED_LAYERS and dequantized(n.input[1] if len(n.input) > 1 else None)
+    ]
+    narrowed: set[str] = set()
+    for node in convs:
+        weight = dequantized(node.input[1])
+        quantized = weight.input[0]
+        values = numpy_helper.to_array(inits[quantized])
+        if values.dtype != np.int8 or quantized in narrowed:
+            continue
+        if len(weight.input) > 2 and numpy_helper.to_array(inits[weight.input[2]]).any():
+            raise ValueError(f"{quantized}: asymmetric int8 weights (zero point not 0) cannot be narrowed")
+        if values.min() >= -WEIGHT_LIMIT and values.max() <= WEIGHT_LIMIT - 1:
+            continue  # already 7-bit (narrowed before): leave it
+        rescale(quantized, weight.input[1], 2, (-WEIGHT_LIMIT, WEIGHT_LIMIT - 1))
+        narrowed.add(quantized)
+    biases: set[str] = set()
+    for node in convs:
+        bias = dequantized(node.input[2] if len(node.input) > 2 else None)
+        if bias is not None and dequantized(node.input[1]).input[0] in narrowed and bias.input[0] not in biases:
+            rescale(bias.input[0], bias.input[1], 2, None)
+            biases.add(bias.input[0])
+    return len(narrowed)
+
+
 def quantize_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> None:
-    """Static int8 quantisation (QDQ, per-channel weights): ~1.35x faster on CPUs with VNNI.
+    """Static int8 quantisation (QDQ, per-channel 7-bit weights): ~1.35x faster on CPUs with VNNI.
 
     A member's frozen pretrained layers stay float (`frozen_region`): quantised, its swish
     and squeeze-excitation activations lost the pretrained member's gain (MODEL_CARD.md).
+    Weights are narrowed to 7 bits (`narrow_int8_weights`) so the file gives the same
+    answer on CPUs with and without VNNI.
     """
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -270,6 +335,9 @@ def quantize_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> N
             weight_type=QuantType.QInt8,
             nodes_to_exclude=frozen,
         )
+        quantized = onnx.load(str(dst))
+        narrow_int8_weights(quantized.graph)
+        onnx.save(quantized, str(dst))
     finally:
         prepared.unlink(missing_ok=True)
 
@@ -318,6 +386,7 @@ def build_ensemble(
         "pair_radiometry": "none",  # matched members read the *_matched inputs instead
         "train_cities": json.dumps(members[0].train_cities),
         "weights": "int8" if int8 else "float32",
+        **({"weight_bits": "7"} if int8 else {}),  # see narrow_int8_weights
         "members": json.dumps([_member_record(m) for m in members]),
         "command": command,
     }
@@ -333,15 +402,75 @@ def build_ensemble(
             finally:
                 floats.unlink(missing_ok=True)
             _save_with_metadata(onnx.load(str(part)), metadata, part)
-        model = load_model(part)
-        probs = [learned_score(c.before[bands], c.after[bands], model) for c in cities]
-        threshold, min_px, f1 = choose_postprocessing(probs, [c.changed for c in cities])
-        metadata.update(threshold=str(threshold), min_region_px=str(min_px), train_f1=f"{f1:.4f}")
-        _save_with_metadata(onnx.load(str(part)), metadata, part)
+        threshold, min_px, f1 = _choose_postprocessing_for(part, metadata, cities, bands)
         part.replace(out)
     finally:
         part.unlink(missing_ok=True)
     if log:
         kind = "int8" if int8 else "float32"
         log(f"{out.name}: {len(members)} members, {kind}, threshold {threshold}, min region {min_px} px, F1 {f1:.3f}")
+    return load_model(out)
+
+
+def _choose_postprocessing_for(
+    path: Path, metadata: dict[str, str], cities: list[City], bands: list[int]
+) -> tuple[float, int, float]:
+    """Choose threshold and minimum region for the graph at `path` on `cities`; write them into it."""
+    import onnx
+
+    model = load_model(path)
+    probs = [learned_score(c.before[bands], c.after[bands], model) for c in cities]
+    threshold, min_px, f1 = choose_postprocessing(probs, [c.changed for c in cities])
+    metadata.update(threshold=str(threshold), min_region_px=str(min_px), train_f1=f"{f1:.4f}")
+    _save_with_metadata(onnx.load(str(path)), metadata, path)
+    return threshold, min_px, f1
+
+
+def narrow_ensemble(
+    src: Path, data: TrainingData, out: Path, command: str = "", log: Callable[[str], None] | None = None
+) -> ChangeModel:
+    """Rewrite an int8 file quantised with 8-bit weights (before 2026-11-28) with 7-bit ones.
+
+    Its post-processing is chosen again on its training cities, for exactly the graph
+    written, as `build_ensemble` does; the old choice and command stay in the metadata.
+    """
+    import onnx
+
+    model = load_model(src)
+    if model.metadata.get("weights") != "int8":
+        raise InputError(
+            f"{src}: not an int8 file (weights {model.metadata.get('weights', 'float32')}); nothing to narrow"
+        )
+    missing = sorted(set(model.train_cities) - set(data.cities))
+    if missing:
+        raise InputError(
+            f"{src}: trained on {', '.join(missing)}, which the training file lacks; give the file it was built from"
+        )
+    proto = onnx.load(str(src))
+    try:
+        count = narrow_int8_weights(proto.graph)
+    except ValueError as exc:
+        raise InputError(f"{src}: {exc}") from exc
+    metadata = dict(model.metadata)
+    metadata.update(
+        weight_bits="7",
+        narrowed_from=json.dumps(
+            {k: metadata.get(k, "") for k in ("threshold", "min_region_px", "train_f1", "command")}
+        ),
+        command=command or metadata.get("command", ""),
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(f"{out.name}.{uuid.uuid4().hex}.part")
+    try:
+        _save_with_metadata(proto, metadata, part)
+        cities = data.subset(model.train_cities)
+        threshold, min_px, f1 = _choose_postprocessing_for(part, metadata, cities, data.band_indices(model.bands))
+        part.replace(out)
+    finally:
+        part.unlink(missing_ok=True)
+    if log:
+        log(
+            f"{out.name}: {count} weight tensors narrowed to 7 bits, "
+            f"threshold {threshold}, min region {min_px} px, F1 {f1:.3f}"
+        )
     return load_model(out)
