@@ -176,6 +176,20 @@ def test_shipped_int8_files_give_the_same_answer_without_vnni(beirut_pair):
         assert np.abs(outputs[0] - outputs[1]).max() < 0.05, path.name
 
 
+def test_an_8_bit_int8_file_is_refused_only_where_it_would_be_wrong(monkeypatch):
+    import sitewatch.detect.learned as learned
+
+    model = load_model(MODELS_DIR / "oscd-rgbn.onnx")
+    old = dataclasses.replace(model, metadata={k: v for k, v in model.metadata.items() if k != "weight_bits"})
+    cube = _cube(list(model.bands), (32, 32)).values
+    monkeypatch.setattr(learned, "cpu_lacks_vnni", lambda: True)
+    with pytest.raises(InputError, match="8-bit weights, which this CPU"):
+        learned_score(cube, cube, old)
+    assert learned_score(cube, cube, model).shape == (32, 32)  # 7-bit: fine on any CPU
+    monkeypatch.setattr(learned, "cpu_lacks_vnni", lambda: False)
+    assert learned_score(cube, cube, old).shape == (32, 32)
+
+
 def test_tiles_are_even_and_cover_the_image_with_the_overlap():
     for length in (37, 256, 257, 1070, 1180, 4000):
         size, starts = tile_layout(length, 512, 32, 8)

@@ -212,6 +212,34 @@ def graph_inputs(before: np.ndarray, after: np.ndarray, model: ChangeModel, name
     return {name: dates[name] for name in names}
 
 
+@cache
+def cpu_lacks_vnni() -> bool:
+    """True on an x86 Linux CPU without VNNI (AVX2 or AVX-512F only), where 8-bit int8 weights saturate.
+
+    Only Linux says so cheaply (/proc/cpuinfo); elsewhere this answers False.
+    """
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64") or not Path("/proc/cpuinfo").is_file():
+        return False
+    flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    return "vnni" not in flags
+
+
+def check_runs_here(model: ChangeModel) -> None:
+    """Refuse an int8 file with 8-bit weights on a CPU that would compute it wrongly.
+
+    Such files (`ensemble --int8` before 2026-11-28, evening) are right on CPUs with VNNI;
+    without it onnxruntime's integer convolutions saturate (the shipped ensemble fell from
+    F1 0.59 to 0.18). `python -m sitewatch.train narrow` rewrites them with 7-bit weights.
+    """
+    if model.metadata.get("weights") == "int8" and model.metadata.get("weight_bits") != "7" and cpu_lacks_vnni():
+        raise InputError(
+            f"{model.path}: int8 model with 8-bit weights, which this CPU (no VNNI) computes wrongly; "
+            f"rewrite it with `python -m sitewatch.train narrow TRAINING.npz {model.path} --out DIR`"
+        )
+
+
 def learned_score(
     before: np.ndarray,
     after: np.ndarray,
@@ -222,6 +250,7 @@ def learned_score(
     batch: int = 2,
 ) -> np.ndarray:
     """Change probability (y, x) of two (band, y, x) arrays in the model's band order; NaN = no data."""
+    check_runs_here(model)
     if tile % model.size_multiple:
         raise ValueError(f"tile {tile} is not a multiple of {model.size_multiple}")
     nodata = ~(np.isfinite(before).all(axis=0) & np.isfinite(after).all(axis=0))
