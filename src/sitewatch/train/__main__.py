@@ -4,6 +4,7 @@
     python -m sitewatch.train fit oscd-train.npz --exclude beirut --out loco-beirut.onnx
     python -m sitewatch.train plan oscd-train.npz --out models/ --jobs 2
     python -m sitewatch.train ensemble oscd-train.npz --members models/ v2/ --out ens/ --int8
+    python -m sitewatch.train narrow oscd-train.npz old/all.onnx --out ens7/
 
 `plan` trains everything the benchmark and the package use: one leave-one-city-out
 model per city, the fixed-split model (trained without aguasclaras, beirut, cupertino,
@@ -14,7 +15,8 @@ Models already in --out with the same training settings are kept, so an interrup
 run resumes; stopping `plan` (Ctrl-C, SIGTERM) stops its worker processes too.
 `ensemble` averages the same-named models of several `plan` folders (other recipes)
 into one ONNX file each (`sitewatch.train.ensemble`); the shipped models are such
-ensembles (see MODEL_CARD.md).
+ensembles (see MODEL_CARD.md). `narrow` rewrites int8 files built before 2026-11-28,
+evening, with 7-bit weights: their 8-bit ones saturate on CPUs without VNNI.
 """
 
 from __future__ import annotations
