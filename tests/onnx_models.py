@@ -60,3 +60,24 @@ def tiny_model(
     )
     onnx.save(model, str(path))
     return load_model(path)
+
+
+def int8_conv_weights(path) -> list[np.ndarray]:
+    """The int8 weight arrays of a quantised file's convolutions (what must fit 7 bits)."""
+    graph = onnx.load(str(path)).graph
+    arrays = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    dq = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    convs = [n for n in graph.node if n.op_type in ("Conv", "ConvTranspose")]
+    return [arrays[dq[n.input[1]]] for n in convs if n.input[1] in dq and arrays[dq[n.input[1]]].dtype == np.int8]
+
+
+def fused_and_reference(path, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The graph run with onnxruntime's fused integer kernels, and with them off (Dequantize -> float)."""
+    import onnxruntime as ort
+
+    outputs = []
+    for level in (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, ort.GraphOptimizationLevel.ORT_DISABLE_ALL):
+        options = ort.SessionOptions()
+        options.graph_optimization_level = level
+        outputs.append(ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(None, feed)[0])
+    return outputs[0], outputs[1]

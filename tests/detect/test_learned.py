@@ -150,29 +150,19 @@ def test_shipped_int8_files_give_the_same_answer_without_vnni(beirut_pair):
     2026-11-28 fell to F1 0.18 on Beirut. On any CPU, the optimised session (fused
     integer kernels) must match the unoptimised one (Dequantize -> float Conv).
     """
-    onnx = pytest.importorskip("onnx")
-    import onnxruntime as ort
-
+    pytest.importorskip("onnx")
     from sitewatch.detect.learned import graph_inputs, input_names
+    from tests.onnx_models import fused_and_reference, int8_conv_weights
 
     _, pair = beirut_pair
     for path in (MODELS_DIR / "oscd-rgbn.onnx", FIXED_SPLIT_MODEL):
-        graph = onnx.load(str(path)).graph
-        weights = {n.input[1] for n in graph.node if n.op_type in ("Conv", "ConvTranspose")}
-        dq = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
-        arrays = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-        int8 = [arrays[dq[w]] for w in weights if w in dq and arrays[dq[w]].dtype == np.int8]
+        int8 = int8_conv_weights(path)
         assert int8 and all(w.min() >= -64 and w.max() <= 63 for w in int8)  # 7-bit
         model = load_model(path)
         b = pair.before.sel(band=list(model.bands)).values[:, 300:556, 200:456]
         a = pair.after.sel(band=list(model.bands)).values[:, 300:556, 200:456]
         feed = {k: v[None] for k, v in graph_inputs(b, a, model, input_names(model)).items()}
-        outputs = []
-        for level in (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, ort.GraphOptimizationLevel.ORT_DISABLE_ALL):
-            options = ort.SessionOptions()
-            options.graph_optimization_level = level
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            outputs.append(session.run(None, feed)[0])
+        outputs = fused_and_reference(path, feed)
         assert np.abs(outputs[0] - outputs[1]).max() < 0.05, path.name
 
 

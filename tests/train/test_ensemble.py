@@ -25,7 +25,7 @@ from sitewatch.train.ensemble import (  # noqa: E402
     merge_members,
     narrow_int8_weights,
 )
-from tests.onnx_models import CITIES, tiny_model  # noqa: E402
+from tests.onnx_models import CITIES, fused_and_reference, int8_conv_weights, tiny_model  # noqa: E402
 
 
 def _cube(seed: int, shape=(4, 72, 88)) -> np.ndarray:
@@ -117,34 +117,13 @@ def test_int8_ensemble_is_quantised_and_stays_close_to_float(tmp_path, data):
         build_ensemble([int8.path, floats.path], data, out / "again.onnx", int8=True)
 
 
-def _int8_weights(path) -> list[np.ndarray]:
-    graph = onnx.load(str(path)).graph
-    arrays = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-    dq = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
-    convs = [n for n in graph.node if n.op_type in ("Conv", "ConvTranspose")]
-    return [arrays[dq[n.input[1]]] for n in convs if n.input[1] in dq and arrays[dq[n.input[1]]].dtype == np.int8]
-
-
-def _fused_and_reference(path, before, after) -> tuple[np.ndarray, np.ndarray]:
-    """The graph run with onnxruntime's fused integer kernels, and with them off (Dequantize -> float)."""
-    import onnxruntime as ort
-
-    feed = {"before": before[None], "after": after[None]}
-    outputs = []
-    for level in (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, ort.GraphOptimizationLevel.ORT_DISABLE_ALL):
-        options = ort.SessionOptions()
-        options.graph_optimization_level = level
-        outputs.append(ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(None, feed)[0])
-    return outputs[0], outputs[1]
-
-
 def test_int8_weights_are_7_bit_so_cpus_without_vnni_agree(tmp_path, data):
     members = [tiny_model(tmp_path / f"m{i}.onnx", i).path for i in range(2)]
     int8 = build_ensemble(members, data, tmp_path / "int8.onnx", int8=True)
-    weights = _int8_weights(int8.path)
+    weights = int8_conv_weights(int8.path)
     assert weights and all(w.min() >= -64 and w.max() <= 63 for w in weights)
     assert int8.metadata["weight_bits"] == "7"
-    fused, reference = _fused_and_reference(int8.path, _cube(3), _cube(4))
+    fused, reference = fused_and_reference(int8.path, {"before": _cube(3)[None], "after": _cube(4)[None]})
     assert np.abs(fused - reference).max() < 0.02
 
 
@@ -163,14 +142,15 @@ def test_narrow_repairs_an_8_bit_file_and_chooses_its_post_processing_again(tmp_
     wide, out = tmp_path / "old" / "all.onnx", tmp_path / "new"
     wide.parent.mkdir()
     onnx.save(proto, str(wide))
-    assert max(np.abs(w.astype(int)).max() for w in _int8_weights(wide)) > 64
+    assert max(np.abs(w.astype(int)).max() for w in int8_conv_weights(wide)) > 64
     data.save(tmp_path / "train.npz")
     main(["narrow", str(tmp_path / "train.npz"), str(wide), "--out", str(out)])
     narrowed = load_model(out / "all.onnx")
-    assert all(w.min() >= -64 and w.max() <= 63 for w in _int8_weights(narrowed.path))
+    assert all(w.min() >= -64 and w.max() <= 63 for w in int8_conv_weights(narrowed.path))
     before, after = _cube(5), _cube(6)
-    _, old = _fused_and_reference(wide, before, after)
-    fused, new = _fused_and_reference(narrowed.path, before, after)
+    feed = {"before": before[None], "after": after[None]}
+    _, old = fused_and_reference(wide, feed)
+    fused, new = fused_and_reference(narrowed.path, feed)
     assert np.abs(new - old).max() < 0.02 and np.abs(fused - new).max() < 0.02  # one weight bit less, same answer
     assert narrowed.metadata["weight_bits"] == "7" and "narrow" in narrowed.metadata["command"]
     assert 0 < narrowed.threshold < 1 and "threshold" in narrowed.metadata["narrowed_from"]

@@ -264,12 +264,11 @@ def narrow_int8_weights(graph) -> int:  # graph: onnx.GraphProto, changed in pla
     producer = {out: node for node in graph.node for out in node.output}
 
     def rescale(quantized: str, scale: str, divisor: int, limit: tuple[int, int] | None) -> None:
-        values = numpy_helper.to_array(inits[quantized]).astype(np.int64)
-        narrowed = np.round(values / divisor)
+        values = numpy_helper.to_array(inits[quantized])
+        narrowed = np.round(values.astype(np.int64) / divisor)
         if limit is not None:
             narrowed = np.clip(narrowed, *limit)
-        dtype = numpy_helper.to_array(inits[quantized]).dtype
-        inits[quantized].CopyFrom(numpy_helper.from_array(narrowed.astype(dtype), quantized))
+        inits[quantized].CopyFrom(numpy_helper.from_array(narrowed.astype(values.dtype), quantized))
         factor = numpy_helper.to_array(inits[scale]) * np.float32(divisor)
         inits[scale].CopyFrom(numpy_helper.from_array(factor.astype(np.float32), scale))
 
