@@ -176,11 +176,12 @@ def cmd_ensemble(args: argparse.Namespace) -> None:
     if not names:
         _fail(f"no model file name is in every one of {', '.join(map(str, folders))}; nothing to average")
     data = _load(args.data)
-    command = " ".join(["python -m sitewatch.train", *map(shlex.quote, sys.argv[1:])])
     start = time.perf_counter()
     for name in sorted(names):
         try:
-            build_ensemble([f / name for f in folders], data, Path(args.out) / name, command, args.int8, log=print)
+            build_ensemble(
+                [f / name for f in folders], data, Path(args.out) / name, args.command_line, args.int8, log=print
+            )
         except InputError as exc:
             _fail(str(exc))
     print(f"averaged {len(names)} models in {time.perf_counter() - start:.0f} s", flush=True)
@@ -190,10 +191,12 @@ def cmd_narrow(args: argparse.Namespace) -> None:
     from sitewatch.errors import InputError
     from sitewatch.train.ensemble import narrow_ensemble
 
-    data = _load(args.data)
-    for path in map(Path, args.files):
+    paths = [Path(f) for f in args.files]
+    for path in paths:  # all checked before any is rewritten
         if not path.is_file():
             _fail(f"{path}: no such file; give int8 files made by `python -m sitewatch.train ensemble --int8`")
+    data = _load(args.data)
+    for path in paths:
         try:
             narrow_ensemble(path, data, Path(args.out) / path.name, args.command_line, log=print)
         except InputError as exc:
