@@ -148,7 +148,8 @@ def test_siamese_network_ignores_the_order_of_the_dates_and_exports_faithfully(d
     assert np.abs(onnx_prob - forward).max() < 1e-4
 
 
-def test_pretrained_features_are_ukis_csmask_s_own_encoder_output():
+@pytest.mark.parametrize("encoder", ["csmask-b4", "csmask-b4-l2a"])
+def test_pretrained_features_are_ukis_csmask_s_own_encoder_output(encoder):
     """The layers loaded from ukis-csmask compute what its ONNX graph computes at the end of block 9."""
     pytest.importorskip("efficientnet_pytorch")
     pytest.importorskip("ukis_csmask")
@@ -156,12 +157,12 @@ def test_pretrained_features_are_ukis_csmask_s_own_encoder_output():
 
     from sitewatch.train.pretrained import CloudMaskFeatures, csmask_model_file
 
-    path = csmask_model_file()
+    path = csmask_model_file(encoder)
     proto = onnx.load(str(path))
     block9 = [n.output[0] for n in proto.graph.node if n.name.startswith("/model/encoder/_blocks.9/")][-1]
     proto.graph.output.append(onnx.helper.make_tensor_value_info(block9, onnx.TensorProto.FLOAT16, None))
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    features = CloudMaskFeatures.pretrained()
+    features = CloudMaskFeatures.pretrained(encoder)
     # 256 px (the model's tile), in 8 px blocks: smooth enough for its float16 arithmetic
     reflectance = np.random.default_rng(0).uniform(0.02, 0.4, (1, 4, 32, 32)).astype("float32")
     reflectance = np.kron(reflectance, np.ones((8, 8), "float32"))
@@ -171,6 +172,26 @@ def test_pretrained_features_are_ukis_csmask_s_own_encoder_output():
         got = features(torch.from_numpy(reflectance * 10000))[2].numpy()
     assert got.shape == expected.shape == (1, 56, 32, 32)
     assert np.corrcoef(got.ravel(), expected.astype("float32").ravel())[0, 1] > 0.9999
+
+
+def test_a_recipe_loads_the_encoder_it_names():
+    """`--pretrained csmask-b4-l2a` builds on ukis-csmask's L2A weights, not silently on the L1C ones."""
+    pytest.importorskip("efficientnet_pytorch")
+    pytest.importorskip("ukis_csmask")
+    stem = {
+        name: new_network(TrainConfig(band_set="rgbn", pretrained=name)).context.stem[0].weight
+        for name in ("csmask-b4", "csmask-b4-l2a")
+    }
+    from onnx import numpy_helper
+
+    from sitewatch.train.pretrained import csmask_model_file
+
+    l2a = onnx.load(str(csmask_model_file("csmask-b4-l2a")))
+    expected = next(i for i in l2a.graph.initializer if i.name == "model.encoder._conv_stem.weight")
+    assert np.array_equal(stem["csmask-b4-l2a"].numpy(), numpy_helper.to_array(expected).astype("float32"))
+    assert not torch.equal(stem["csmask-b4"], stem["csmask-b4-l2a"])
+    with pytest.raises(ValueError, match="csmask-b4-l2a"):
+        new_network(TrainConfig(band_set="rgbn", pretrained="csmask-b5"))
 
 
 def test_a_pretrained_encoder_stays_frozen_and_exports_faithfully(data, tmp_path):

@@ -241,9 +241,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         p.add_argument(
             "--pretrained",
-            choices=["none", "csmask-b4"],
+            choices=["none", "csmask-b4", "csmask-b4-l2a"],
             default=TrainConfig.pretrained,
-            help="add the change of frozen pretrained Sentinel-2 features (ukis-csmask's EfficientNet-b4; rgbn only)",
+            help="add the change of frozen pretrained Sentinel-2 features (ukis-csmask's EfficientNet-b4, "
+            "its L1C or L2A model; rgbn only)",
         )
         p.add_argument(
             "--features-only",

@@ -27,7 +27,7 @@ class TrainConfig:
     edge_weight: float = 1.0  # loss weight of pixels beside a label edge (outlines are uncertain by ~1 px)
     siamese: bool = False  # one shared encoder per date (FC-Siam-diff family) instead of early fusion
     match_pairs: bool = False  # train (and so detect) on pairs matched by sitewatch.pair_radiometry
-    pretrained: str = "none"  # "csmask-b4": frozen pretrained features' change (sitewatch.train.pretrained)
+    pretrained: str = "none"  # "csmask-b4" (or "-l2a"): frozen pretrained features' change (sitewatch.train.pretrained)
     features_only: bool = False  # with `pretrained`: the U-Net reads only the features' change, not the dates
     seed: int = 0
 

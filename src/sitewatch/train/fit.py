@@ -80,9 +80,10 @@ def new_network(config: TrainConfig) -> ChangeUNet:
         return ChangeUNet(len(config.bands), config.widths, siamese=config.siamese, features_only=config.features_only)
     from sitewatch.train import pretrained
 
-    if config.pretrained != pretrained.NAME or config.bands != pretrained.BANDS:
-        raise ValueError(f"pretrained {config.pretrained!r}: only {pretrained.NAME!r}, on bands {pretrained.BANDS}")
-    context = pretrained.CloudMaskFeatures.pretrained()
+    if config.pretrained not in pretrained.ENCODER_FILES or config.bands != pretrained.BANDS:
+        known = ", ".join(map(repr, pretrained.ENCODER_FILES))
+        raise ValueError(f"pretrained {config.pretrained!r}: only {known}, on bands {pretrained.BANDS}")
+    context = pretrained.CloudMaskFeatures.pretrained(config.pretrained)
     return ChangeUNet(
         len(config.bands),
         config.widths,

@@ -1,4 +1,4 @@
-"""Frozen features from a network pretrained on Sentinel-2 worldwide (`--pretrained csmask-b4`).
+"""Frozen features from a network pretrained on Sentinel-2 worldwide (`--pretrained csmask-b4[-l2a]`).
 
 OSCD has 14 labelled cities, too few for a network to learn what imagery looks like in
 general. The only pretrained Sentinel-2 weights found on the package
@@ -15,6 +15,11 @@ encoder").
 The weights are read from the installed ukis-csmask package (`pip install -e '.[train]'`)
 into `efficientnet_pytorch`'s EfficientNet-b4 layers, kept frozen during training, and
 exported inside the change model's ONNX graph, so detection needs neither package.
+
+`csmask-b4-l2a` reads the same architecture trained on L2A surface reflectance
+(`model_4b_l2a.onnx`, fine-tuned from ImageNet separately, so its features differ). Fed
+the L1C dates all the same, its features-only member scored best of the single networks
+on four screening folds (MODEL_CARD.md, "A second encoder, features only").
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ import torch
 from torch import nn
 
 NAME = "csmask-b4"
+#: Each encoder `--pretrained` can name, and the ukis-csmask file whose weights it loads.
+ENCODER_FILES = {NAME: "model_4b_l1c.onnx", f"{NAME}-l2a": "model_4b_l2a.onnx"}
 #: Feature channels at 1/2, 1/4 and 1/8 of the input resolution.
 CHANNELS = (48, 32, 56)
 #: The bands the pretrained network reads, in its order (also the change model's `rgbn`).
 BANDS = ("blue", "green", "red", "nir")
-_MODEL_FILE = "model_4b_l1c.onnx"
 _BLOCKS = 10  # EfficientNet-b4 blocks 0-1 (1/2), 2-5 (1/4), 6-9 (1/8)
 _ENCODER_PREFIX = "model.encoder."
 
@@ -40,14 +46,14 @@ class PretrainedUnavailable(RuntimeError):
     """A package the pretrained encoder needs is not installed."""
 
 
-def csmask_model_file() -> Path:
-    """The ONNX file of ukis-csmask's 4-band L1C model, found without importing the package."""
+def csmask_model_file(encoder: str = NAME) -> Path:
+    """The ONNX file of the ukis-csmask 4-band model `encoder` names, found without importing the package."""
     spec = importlib.util.find_spec("ukis_csmask")
     if spec is None or not spec.submodule_search_locations:
         raise PretrainedUnavailable(
-            f"--pretrained {NAME} needs the ukis-csmask package (its weights): run `pip install -e '.[train]'`"
+            f"--pretrained {encoder} needs the ukis-csmask package (its weights): run `pip install -e '.[train]'`"
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / _MODEL_FILE
+    path = Path(next(iter(spec.submodule_search_locations))) / ENCODER_FILES[encoder]
     if not path.is_file():
         raise PretrainedUnavailable(f"{path}: missing from the installed ukis-csmask; reinstall ukis-csmask==1.0.0")
     return path
@@ -88,10 +94,10 @@ class CloudMaskFeatures(nn.Module):
             p.requires_grad_(False)
 
     @classmethod
-    def pretrained(cls) -> CloudMaskFeatures:
-        """The layers with ukis-csmask's weights and input statistics."""
+    def pretrained(cls, encoder: str = NAME) -> CloudMaskFeatures:
+        """The layers with the weights and input statistics of the ukis-csmask model `encoder` names."""
         features = cls()
-        features.load(csmask_model_file())
+        features.load(csmask_model_file(encoder))
         return features.eval()
 
     def load(self, onnx_path: Path) -> None:
