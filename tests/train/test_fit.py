@@ -178,14 +178,14 @@ def test_a_recipe_loads_the_encoder_it_names():
     """`--pretrained csmask-b4-l2a` builds on ukis-csmask's L2A weights, not silently on the L1C ones."""
     pytest.importorskip("efficientnet_pytorch")
     pytest.importorskip("ukis_csmask")
-    stem = {
-        name: new_network(TrainConfig(band_set="rgbn", pretrained=name)).context.stem[0].weight
-        for name in ("csmask-b4", "csmask-b4-l2a")
-    }
     from onnx import numpy_helper
 
     from sitewatch.train.pretrained import csmask_model_file
 
+    stem = {
+        name: new_network(TrainConfig(band_set="rgbn", pretrained=name)).context.stem[0].weight
+        for name in ("csmask-b4", "csmask-b4-l2a")
+    }
     l2a = onnx.load(str(csmask_model_file("csmask-b4-l2a")))
     expected = next(i for i in l2a.graph.initializer if i.name == "model.encoder._conv_stem.weight")
     assert np.array_equal(stem["csmask-b4-l2a"].numpy(), numpy_helper.to_array(expected).astype("float32"))

@@ -31,7 +31,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from sitewatch.train.config import TrainConfig, as_recorded, recorded_settings
+from sitewatch.train.config import ENCODER_FILES, TrainConfig, as_recorded, recorded_settings
 from sitewatch.train.data import BAND_SETS, FIXED_TEST_CITIES, TrainingData, prepare_oscd
 
 
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         p.add_argument(
             "--pretrained",
-            choices=["none", "csmask-b4", "csmask-b4-l2a"],
+            choices=["none", *ENCODER_FILES],
             default=TrainConfig.pretrained,
             help="add the change of frozen pretrained Sentinel-2 features (ukis-csmask's EfficientNet-b4, "
             "its L1C or L2A model; rgbn only)",

@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass
 
 from sitewatch.train.data import BAND_SETS
 
+#: The frozen encoders `--pretrained` can name (`sitewatch.train.pretrained`), each with the
+#: ukis-csmask file whose weights it loads; here, free of torch, so the command line offers
+#: exactly these.
+ENCODER_FILES = {"csmask-b4": "model_4b_l1c.onnx", "csmask-b4-l2a": "model_4b_l2a.onnx"}
+
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -20,7 +20,7 @@ from torch import nn
 
 from sitewatch.pair_radiometry import METHOD as PAIR_MATCHING
 from sitewatch.pair_radiometry import match_pair
-from sitewatch.train.config import TrainConfig
+from sitewatch.train.config import ENCODER_FILES, TrainConfig
 from sitewatch.train.data import City, TrainingData
 from sitewatch.train.model import ChangeUNet, ProbabilityModel
 from sitewatch.train.patches import PatchSampler
@@ -80,8 +80,8 @@ def new_network(config: TrainConfig) -> ChangeUNet:
         return ChangeUNet(len(config.bands), config.widths, siamese=config.siamese, features_only=config.features_only)
     from sitewatch.train import pretrained
 
-    if config.pretrained not in pretrained.ENCODER_FILES or config.bands != pretrained.BANDS:
-        known = ", ".join(map(repr, pretrained.ENCODER_FILES))
+    if config.pretrained not in ENCODER_FILES or config.bands != pretrained.BANDS:
+        known = ", ".join(map(repr, ENCODER_FILES))
         raise ValueError(f"pretrained {config.pretrained!r}: only {known}, on bands {pretrained.BANDS}")
     context = pretrained.CloudMaskFeatures.pretrained(config.pretrained)
     return ChangeUNet(

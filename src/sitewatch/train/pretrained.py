@@ -31,9 +31,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-NAME = "csmask-b4"
-#: Each encoder `--pretrained` can name, and the ukis-csmask file whose weights it loads.
-ENCODER_FILES = {NAME: "model_4b_l1c.onnx", f"{NAME}-l2a": "model_4b_l2a.onnx"}
+from sitewatch.train.config import ENCODER_FILES
+
+NAME = "csmask-b4"  # the L1C encoder, the shipped member's
 #: Feature channels at 1/2, 1/4 and 1/8 of the input resolution.
 CHANNELS = (48, 32, 56)
 #: The bands the pretrained network reads, in its order (also the change model's `rgbn`).
