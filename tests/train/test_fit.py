@@ -237,3 +237,34 @@ def test_a_features_only_network_reads_nothing_but_the_pretrained_features_chang
         ChangeUNet(4, (8, 8, 8, 8), features_only=True)
     with pytest.raises(ValueError, match="features_only"):
         new_network(TrainConfig(features_only=True))
+
+
+def test_the_frozen_encoder_on_onnxruntime_computes_what_torch_does():
+    """Training runs the frozen layers on ONNX Runtime; their features must be torch's, at any tile size."""
+    pytest.importorskip("efficientnet_pytorch")
+    pytest.importorskip("ukis_csmask")
+    from sitewatch.train.pretrained import CloudMaskFeatures
+
+    features = CloudMaskFeatures.pretrained("csmask-b4")
+    dn = torch.from_numpy(np.random.default_rng(0).uniform(200, 4000, (3, 4, 40, 56)).astype("float32"))
+    with torch.no_grad():
+        expected = features(dn)
+        features.use_onnxruntime(1)
+        got = features(dn)
+        features.use_onnxruntime(None)
+        again = features(dn)
+    assert [g.shape for g in got] == [e.shape for e in expected] == [(3, 48, 20, 28), (3, 32, 10, 14), (3, 56, 5, 7)]
+    for g, e, a in zip(got, expected, again, strict=True):
+        assert torch.equal(a, e)  # back on torch
+        assert not torch.equal(g, e)  # really another runtime...
+        assert (g - e).abs().max() < 1e-3 * e.abs().max()  # ...computing the same features
+
+
+def test_training_leaves_the_network_on_torch_in_the_default_layout(data):
+    """After training on ONNX Runtime and channels-last, the network is a plain torch module again."""
+    pytest.importorskip("efficientnet_pytorch")
+    pytest.importorskip("ukis_csmask")
+    config = TrainConfig(band_set="rgbn", steps=4, batch=2, patch=32, widths=(8, 8, 8, 8), pretrained="csmask-b4")
+    model = train(data, ["a"], config)
+    assert model.net.context._session is None
+    assert all(p.is_contiguous() for p in model.net.parameters())

@@ -63,14 +63,22 @@ def _loss(logits: torch.Tensor, label: torch.Tensor, pos_weight: float, edge_wei
 
 
 @torch.no_grad()
-def predict(net: ChangeUNet, before: np.ndarray, after: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """Change probability of a whole (band, y, x) pair (padded to the size multiple)."""
+def predict(
+    net: ChangeUNet,
+    before: np.ndarray,
+    after: np.ndarray,
+    device: str = "cpu",
+    layout: torch.memory_format = torch.contiguous_format,
+) -> np.ndarray:
+    """Change probability of a whole (band, y, x) pair (padded to the size multiple), dates in `layout`."""
     net.eval()
     h, w = before.shape[1:]
     ph, pw = -h % net.size_multiple, -w % net.size_multiple
     pad = ((0, 0), (0, ph), (0, pw))
-    b = torch.from_numpy(np.pad(before, pad, mode="reflect")[None]).to(device)
-    a = torch.from_numpy(np.pad(after, pad, mode="reflect")[None]).to(device)
+    b, a = (
+        torch.from_numpy(np.pad(d, pad, mode="reflect")[None]).to(device).contiguous(memory_format=layout)
+        for d in (before, after)
+    )
     return torch.sigmoid(net(b, a))[0, 0, :h, :w].cpu().numpy()
 
 
@@ -105,6 +113,39 @@ def model_inputs(cities: list[City], band_index: list[int], match_pairs: bool) -
     return out
 
 
+def recipe_sampler(cities: list[City], config: TrainConfig) -> PatchSampler:
+    """The patches and augmentation a recipe trains on, drawn from `cities` as `model_inputs` gives them."""
+    return PatchSampler(
+        cities,
+        config.patch,
+        gain_jitter=config.gain_jitter,
+        joint_gain_jitter=config.joint_gain_jitter,
+        seed=config.seed,
+    )
+
+
+def training_step(
+    net: ChangeUNet,
+    optimiser: torch.optim.Optimizer,
+    batch: tuple[np.ndarray, np.ndarray, np.ndarray],
+    config: TrainConfig,
+    device: str = "cpu",
+    layout: torch.memory_format = torch.channels_last,
+) -> torch.Tensor:
+    """One optimiser step on a (before, after, label) batch of patches; the loss, still on the device.
+
+    `layout` is the dates' memory layout, which should match the network's
+    (`net.to(memory_format=...)`): `bench/train_step.py` times both.
+    """
+    before, after, label = (torch.from_numpy(v).to(device) for v in batch)
+    before, after = (v.contiguous(memory_format=layout) for v in (before, after))
+    loss = _loss(net(before, after)[:, 0], label, config.pos_weight, config.edge_weight)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return loss
+
+
 def train(
     data: TrainingData,
     cities: list[str],
@@ -114,36 +155,34 @@ def train(
 ) -> TrainedModel:
     torch.manual_seed(config.seed)
     train_cities = model_inputs(data.subset(cities), data.band_indices(config.bands), config.match_pairs)
-    sampler = PatchSampler(
-        train_cities,
-        config.patch,
-        gain_jitter=config.gain_jitter,
-        joint_gain_jitter=config.joint_gain_jitter,
-        seed=config.seed,
-    )
-    net = new_network(config).to(device)
+    sampler = recipe_sampler(train_cities, config)
+    # Channels-last (oneDNN's convolutions on this layout) and the frozen encoder on ONNX
+    # Runtime: a features-only step in 0.66-0.68 of the time, R1's in 0.88-1.01, two models
+    # training at once on 2 cores (bench/train_step.py --copies 2). The arithmetic is the
+    # same up to float rounding, so a retrained model differs as a reseeded one would.
+    net = new_network(config).to(device, memory_format=torch.channels_last)
+    if net.context is not None and device == "cpu":
+        net.context.use_onnxruntime(torch.get_num_threads())
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=config.steps)
     start = time.perf_counter()
     history: list[torch.Tensor] = []
     net.train()
     for step in range(config.steps):
-        before, after, label = (torch.from_numpy(v).to(device) for v in sampler.batch(config.batch))
-        loss = _loss(net(before, after)[:, 0], label, config.pos_weight, config.edge_weight)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        loss = training_step(net, optimiser, sampler.batch(config.batch), config, device, torch.channels_last)
         schedule.step()
         history.append(loss.detach())  # no .item() here: it would wait for the GPU every step
         if log and (step + 1) % max(1, config.steps // 10) == 0:
             recent = float(torch.stack(history[-100:]).mean())
             log(f"step {step + 1}/{config.steps} loss {recent:.4f} ({time.perf_counter() - start:.0f} s)")
     losses = [float(v) for v in torch.stack(history).cpu()] if history else []
-    probs = [predict(net, c.before, c.after, device) for c in train_cities]
+    probs = [predict(net, c.before, c.after, device, torch.channels_last) for c in train_cities]
     threshold, min_px, f1 = choose_postprocessing(probs, [c.changed for c in train_cities])
     if log:
         log(f"post-processing on training cities: threshold {threshold}, min region {min_px} px, F1 {f1:.3f}")
-    net.cpu().eval()
+    net.cpu().eval().to(memory_format=torch.contiguous_format)
+    if net.context is not None:
+        net.context.use_onnxruntime(None)
     return TrainedModel(net, config, list(cities), threshold, min_px, f1, time.perf_counter() - start, losses)
 
 
