@@ -88,14 +88,20 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@cache
-def _session(path: Path):  # -> onnxruntime.InferenceSession
+def cpu_session(model: Path | bytes, threads: int):  # -> onnxruntime.InferenceSession
+    """An ONNX Runtime session on the CPU of a model file or serialised graph, quiet but for errors."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
+    options.intra_op_num_threads = threads
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+@cache
+def _session(path: Path):  # -> onnxruntime.InferenceSession
+    return cpu_session(path, os.cpu_count() or 1)
 
 
 def load_model(path: str | os.PathLike[str]) -> ChangeModel:

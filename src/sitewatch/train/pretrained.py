@@ -140,7 +140,7 @@ class CloudMaskFeatures(nn.Module):
         if threads is None:
             self._session = None
             return
-        import onnxruntime as ort
+        from sitewatch.detect.learned import cpu_session
 
         self._session = None  # export the torch layers
         graph = io.BytesIO()
@@ -156,10 +156,7 @@ class CloudMaskFeatures(nn.Module):
                 opset_version=17,
                 dynamo=False,
             )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(graph.getvalue(), options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(graph.getvalue(), threads)
 
     def train(self, mode: bool = True) -> CloudMaskFeatures:
         return super().train(False)  # frozen: batch norm keeps the pretrained statistics
