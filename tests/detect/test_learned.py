@@ -33,7 +33,7 @@ from sitewatch.pair_radiometry import match_pair
 FIXED_TEST_CITIES = ["aguasclaras", "beirut", "cupertino", "paris"]
 # Measured pooled F1 of the shipped fixed-split model on its four test cities (see the
 # model card) less a margin for library differences; falls when inference breaks.
-FIXED_SPLIT_FLOOR = 0.57
+FIXED_SPLIT_FLOOR = 0.58
 
 
 def _cube(bands: list[str], shape=(40, 48), seed=0) -> xr.DataArray:
@@ -59,7 +59,7 @@ def test_shipped_models_carry_their_metadata():
         assert model.members and all("train_config" in m and "command" in m for m in model.members)  # traceable
         pretrained = {json.loads(m["train_config"]).get("pretrained", "none") for m in model.members} - {"none"}
         if pretrained:  # third-party weights inside: their licence ships beside them
-            assert pretrained == {"csmask-b4"} and (MODELS_DIR / "LICENSE-ukis-csmask.txt").is_file()
+            assert pretrained <= {"csmask-b4", "csmask-b4-l2a"} and (MODELS_DIR / "LICENSE-ukis-csmask.txt").is_file()
     assert load_model(MODELS_DIR / "oscd-rgbn.onnx").bands == ("blue", "green", "red", "nir")
 
 
