@@ -7,7 +7,6 @@ would make those figures wrong without any test of detection noticing.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -44,4 +43,4 @@ def test_fold_models_never_saw_their_own_city(recipe):
         assert city in every_city, path
         assert model.train_cities == [c for c in every_city if c != city], path
         assert f"--exclude {city} " in model.metadata["command"], path  # the recorded command redoes it
-        assert json.loads(model.metadata["bands"]) == list(model.bands) == ["blue", "green", "red", "nir"]
+        assert model.bands == ("blue", "green", "red", "nir"), path
