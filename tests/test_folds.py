@@ -15,7 +15,8 @@ from sitewatch.detect.learned import MODELS_DIR, load_model
 from sitewatch.train.config import recorded_settings
 
 FOLDS = Path(__file__).resolve().parents[1] / "folds"
-RECIPES = ("r1", "fom", "foam")
+#: Each folder and the frozen encoder (`pretrained`) of the shipped member it holds the folds of.
+PRETRAINED = {"r1": "none", "fom": "csmask-b4", "foam": "csmask-b4-l2a"}
 
 
 def _fold_files(recipe: str) -> list[Path]:
@@ -25,8 +26,8 @@ def _fold_files(recipe: str) -> list[Path]:
 def test_every_member_of_the_shipped_ensemble_has_a_fold_folder():
     shipped = load_model(MODELS_DIR / "oscd-rgbn.onnx")
     recipes = {recorded_settings(m["train_config"])["pretrained"]: m for m in shipped.members}
-    assert set(recipes) == {"none", "csmask-b4", "csmask-b4-l2a"}
-    for folder, pretrained in zip(RECIPES, ("none", "csmask-b4", "csmask-b4-l2a"), strict=True):
+    assert set(recipes) == set(PRETRAINED.values())
+    for folder, pretrained in PRETRAINED.items():
         files = _fold_files(folder)
         assert files, f"folds/{folder} holds no fold model"
         expected = recorded_settings(recipes[pretrained]["train_config"])
@@ -34,7 +35,7 @@ def test_every_member_of_the_shipped_ensemble_has_a_fold_folder():
             assert recorded_settings(load_model(path).metadata["train_config"]) == expected, path
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("recipe", PRETRAINED)
 def test_fold_models_never_saw_their_own_city(recipe):
     every_city = load_model(MODELS_DIR / "oscd-rgbn.onnx").train_cities
     for path in _fold_files(recipe):
