@@ -29,7 +29,8 @@ def test_every_member_of_the_shipped_ensemble_has_a_fold_folder():
     assert set(recipes) == set(PRETRAINED.values())
     for folder, pretrained in PRETRAINED.items():
         files = _fold_files(folder)
-        assert files, f"folds/{folder} holds no fold model"
+        cities = {path.stem.removeprefix("loco-") for path in files}
+        assert cities == set(shipped.train_cities), f"folds/{folder} lacks {set(shipped.train_cities) - cities}"
         expected = recorded_settings(recipes[pretrained]["train_config"])
         for path in files:
             assert recorded_settings(load_model(path).metadata["train_config"]) == expected, path
