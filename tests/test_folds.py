@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sitewatch.bench.folds import fold_model_name
 from sitewatch.detect.learned import MODELS_DIR, load_model
 from sitewatch.train.config import recorded_settings
 
@@ -19,8 +20,9 @@ FOLDS = Path(__file__).resolve().parents[1] / "folds"
 PRETRAINED = {"r1": "none", "fom": "csmask-b4", "foam": "csmask-b4-l2a"}
 
 
-def _fold_files(recipe: str) -> list[Path]:
-    return sorted((FOLDS / recipe).glob("loco-*.onnx"))
+def _fold_files(recipe: str, cities: list[str]) -> dict[str, Path]:
+    """Each city's fold file in the folder, under the name `bench --cv loco` looks for."""
+    return {city: FOLDS / recipe / fold_model_name("loco", city) for city in cities}
 
 
 def test_every_member_of_the_shipped_ensemble_has_a_fold_folder():
@@ -28,21 +30,21 @@ def test_every_member_of_the_shipped_ensemble_has_a_fold_folder():
     recipes = {recorded_settings(m["train_config"])["pretrained"]: m for m in shipped.members}
     assert set(recipes) == set(PRETRAINED.values())
     for folder, pretrained in PRETRAINED.items():
-        files = _fold_files(folder)
-        cities = {path.stem.removeprefix("loco-") for path in files}
-        assert cities == set(shipped.train_cities), f"folds/{folder} lacks {set(shipped.train_cities) - cities}"
+        files = _fold_files(folder, shipped.train_cities)
+        missing = [city for city, path in files.items() if not path.is_file()]
+        assert not missing, f"folds/{folder} lacks {missing}"
+        strays = set((FOLDS / folder).glob("*.onnx")) - set(files.values())
+        assert not strays, f"folds/{folder} holds files for no city: {sorted(strays)}"
         expected = recorded_settings(recipes[pretrained]["train_config"])
-        for path in files:
+        for path in files.values():
             assert recorded_settings(load_model(path).metadata["train_config"]) == expected, path
 
 
 @pytest.mark.parametrize("recipe", PRETRAINED)
 def test_fold_models_never_saw_their_own_city(recipe):
     every_city = load_model(MODELS_DIR / "oscd-rgbn.onnx").train_cities
-    for path in _fold_files(recipe):
-        city = path.stem.removeprefix("loco-")
+    for city, path in _fold_files(recipe, every_city).items():
         model = load_model(path)
-        assert city in every_city, path
         assert model.train_cities == [c for c in every_city if c != city], path
         assert f"--exclude {city} " in model.metadata["command"], path  # the recorded command redoes it
         assert model.bands == ("blue", "green", "red", "nir"), path
