@@ -239,6 +239,44 @@ def test_a_features_only_network_reads_nothing_but_the_pretrained_features_chang
         new_network(TrainConfig(features_only=True))
 
 
+def test_a_features_only_network_s_first_level_outputs_exactly_zero_and_gets_no_gradient():
+    """Its zero input leaves batch norm nothing to normalise, so the first level gives 0 and never learns.
+
+    Only weight decay and the running variance move its parameters; its biases and output
+    stay 0. The model card relies on it: in FO members only the decoder works at full
+    resolution, and the first level could be dropped from their graphs.
+    """
+    from torch import nn
+
+    from sitewatch.train.model import ChangeUNet
+
+    class FixedFeatures(nn.Module):
+        def forward(self, dn: torch.Tensor) -> list[torch.Tensor]:
+            n, _, h, w = dn.shape
+            return [torch.rand(n, c, h // s, w // s) for c, s in ((3, 2), (5, 4))]
+
+    torch.manual_seed(0)
+    net = ChangeUNet(4, (8, 8, 8, 8), context=FixedFeatures(), context_channels=(3, 5), features_only=True)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=1e-2, weight_decay=1e-4)
+    rng = np.random.default_rng(0)
+    level0 = []
+    net.encoders[0].register_forward_hook(lambda module, args, out: level0.append(out.detach()))
+    for _ in range(5):
+        before, after = (torch.from_numpy(rng.uniform(300, 3000, (2, 4, 32, 32)).astype("float32")) for _ in range(2))
+        loss = nn.functional.binary_cross_entropy_with_logits(net(before, after), torch.ones(2, 1, 32, 32))
+        optimiser.zero_grad()
+        loss.backward()
+        assert all(torch.count_nonzero(p.grad) == 0 for p in net.encoders[0].parameters())
+        assert torch.count_nonzero(net.encoders[1][0].weight.grad) > 0  # the level below does learn
+        optimiser.step()
+    net.eval()
+    with torch.no_grad():
+        net(before, after)
+    assert len(level0) == 6 and all(torch.count_nonzero(out) == 0 for out in level0)
+    batch_norms = [m for m in net.encoders[0] if isinstance(m, nn.BatchNorm2d)]
+    assert all(torch.count_nonzero(bn.bias) == 0 and torch.count_nonzero(bn.running_mean) == 0 for bn in batch_norms)
+
+
 def test_the_frozen_encoder_on_onnxruntime_computes_what_torch_does():
     """Training runs the frozen layers on ONNX Runtime; their features must be torch's, at any tile size."""
     pytest.importorskip("efficientnet_pytorch")

@@ -67,8 +67,10 @@ class ChangeUNet(nn.Module):
         # Features only: the first level reads zeros instead of the dates, so nothing but the
         # pretrained features' change reaches the network. It errs in other places than the
         # members that read the dates, which is what an ensemble needs (MODEL_CARD.md, "FO").
-        # The first level's layers stay (they add a learned constant, with border effects),
-        # so the layout is that of the other members and of the fold models trained as FO.
+        # The first level's layers stay, so the layout is that of the other members and of the
+        # fold models trained as FO. They never learn: on zeros, batch norm has nothing to
+        # normalise, so the level outputs exactly 0 and passes no gradient (its biases stay 0;
+        # only weight decay and the running variance move it). Its skip into the decoder is 0.
         self.features_only = features_only
         # Frozen pretrained features (`sitewatch.train.pretrained`): per level below the first,
         # their |after - before| projected 1x1 and stacked onto that level's encoder input.
