@@ -26,7 +26,17 @@ from sitewatch.train.fit import (  # noqa: E402
     predict,
     train,
 )
+from sitewatch.train.model import ChangeUNet  # noqa: E402
 from sitewatch.train.patches import PatchSampler  # noqa: E402
+
+
+class FixedFeatures(torch.nn.Module):
+    """A stand-in pretrained context: the same features at 1/2 and 1/4 whatever the dates."""
+
+    def forward(self, dn: torch.Tensor) -> list[torch.Tensor]:
+        n, _, h, w = dn.shape
+        g = torch.Generator().manual_seed(0)
+        return [torch.rand(n, c, h // s, w // s, generator=g) for c, s in ((3, 2), (5, 4))]
 
 
 def _city(name: str, seed: int) -> City:
@@ -215,16 +225,6 @@ def test_a_pretrained_encoder_stays_frozen_and_exports_faithfully(data, tmp_path
 
 def test_a_features_only_network_reads_nothing_but_the_pretrained_features_change():
     """With features_only the dates reach the output only through the frozen features."""
-    from torch import nn
-
-    from sitewatch.train.model import ChangeUNet
-
-    class FixedFeatures(nn.Module):  # the same features whatever the dates
-        def forward(self, dn: torch.Tensor) -> list[torch.Tensor]:
-            n, _, h, w = dn.shape
-            g = torch.Generator().manual_seed(0)
-            return [torch.rand(n, c, h // s, w // s, generator=g) for c, s in ((3, 2), (5, 4))]
-
     torch.manual_seed(0)
     net = ChangeUNet(4, (8, 8, 8, 8), context=FixedFeatures(), context_channels=(3, 5), features_only=True).eval()
     rng = np.random.default_rng(0)
@@ -246,24 +246,17 @@ def test_a_features_only_network_s_first_level_outputs_exactly_zero_and_gets_no_
     stay 0. The model card relies on it: in FO members only the decoder works at full
     resolution, and the first level could be dropped from their graphs.
     """
-    from torch import nn
-
-    from sitewatch.train.model import ChangeUNet
-
-    class FixedFeatures(nn.Module):
-        def forward(self, dn: torch.Tensor) -> list[torch.Tensor]:
-            n, _, h, w = dn.shape
-            return [torch.rand(n, c, h // s, w // s) for c, s in ((3, 2), (5, 4))]
-
     torch.manual_seed(0)
     net = ChangeUNet(4, (8, 8, 8, 8), context=FixedFeatures(), context_channels=(3, 5), features_only=True)
     optimiser = torch.optim.AdamW(net.parameters(), lr=1e-2, weight_decay=1e-4)
     rng = np.random.default_rng(0)
+    label = torch.zeros(2, 32, 32)
+    label[:, 8:20, 10:24] = 1.0
     level0 = []
     net.encoders[0].register_forward_hook(lambda module, args, out: level0.append(out.detach()))
     for _ in range(5):
         before, after = (torch.from_numpy(rng.uniform(300, 3000, (2, 4, 32, 32)).astype("float32")) for _ in range(2))
-        loss = nn.functional.binary_cross_entropy_with_logits(net(before, after), torch.ones(2, 1, 32, 32))
+        loss = _loss(net(before, after)[:, 0], label, pos_weight=3.0)  # as `train` calls it
         optimiser.zero_grad()
         loss.backward()
         assert all(torch.count_nonzero(p.grad) == 0 for p in net.encoders[0].parameters())
@@ -273,7 +266,7 @@ def test_a_features_only_network_s_first_level_outputs_exactly_zero_and_gets_no_
     with torch.no_grad():
         net(before, after)
     assert len(level0) == 6 and all(torch.count_nonzero(out) == 0 for out in level0)
-    batch_norms = [m for m in net.encoders[0] if isinstance(m, nn.BatchNorm2d)]
+    batch_norms = [m for m in net.encoders[0] if isinstance(m, torch.nn.BatchNorm2d)]
     assert all(torch.count_nonzero(bn.bias) == 0 and torch.count_nonzero(bn.running_mean) == 0 for bn in batch_norms)
 
 
