@@ -9,7 +9,9 @@ The machines are shared and noisy, so every detector is timed in the same proces
 reference: plain numpy change vector analysis (Euclidean norm of the band differences) on
 the same array. The ratio `reference / detector` is the figure to compare between runs.
 Times cover the detector only (score, threshold, clean-up), not reading the files. The
-learned detector runs on ONNX Runtime with all cores (two on the project machines).
+learned detector runs on ONNX Runtime with all cores (two on the project machines): its
+tiles side by side, one per core; the row "learned, one tile at a time" times its score
+as it ran before 2026-12-04 (every core on each tile in turn), in the same run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from sitewatch.bench.datasets import oscd_scenes
 from sitewatch.detect import METHODS, default_config, detect
+from sitewatch.detect.learned import choose_model, learned_score
 from sitewatch.imagery import load_pair
 
 
@@ -65,14 +68,19 @@ def main() -> None:
     )
     b32, a32 = before.values.astype("float32"), after.values.astype("float32")
     reference = median_time(args.repeat, lambda: numpy_cva(b32, a32))
-    print(f"{'numpy CVA reference':22s} {reference * 1000:8.1f} ms  {area_km2 / reference:10.1f} km²/s")
+    print(f"{'numpy CVA reference':27s} {reference * 1000:8.1f} ms  {area_km2 / reference:10.1f} km²/s")
     runs = [(f"sitewatch {method}", default_config(method)) for method in METHODS]
     for path in args.model:
         runs.append((f"learned {path.parent.name}/{path.name}", default_config("learned", model=str(path))))
-    for label, config in runs:
-        seconds = median_time(args.repeat, lambda c=config: detect(before, after, c, pair.pixel_area_m2))
+    model = choose_model(list(pair.bands))
+    b_model, a_model = before.sel(band=list(model.bands)).values, after.sel(band=list(model.bands)).values
+    timed = [(label, lambda c=config: detect(before, after, c, pair.pixel_area_m2)) for label, config in runs]
+    for side_by_side, label in ((True, "learned score only"), (False, "learned, one tile at a time")):
+        timed.append((label, lambda s=side_by_side: learned_score(b_model, a_model, model, side_by_side=s)))
+    for label, run in timed:
+        seconds = median_time(args.repeat, run)
         print(
-            f"{label:22s} {seconds * 1000:8.1f} ms  {area_km2 / seconds:10.1f} km²/s"
+            f"{label:27s} {seconds * 1000:8.1f} ms  {area_km2 / seconds:10.1f} km²/s"
             f"  ({seconds / reference:.1f}x the reference time; a 25 km² site: {25 / (area_km2 / seconds):.2f} s)"
         )
 

@@ -24,6 +24,7 @@ from sitewatch.detect.learned import (
     choose_model,
     learned_score,
     load_model,
+    tile_grid,
     tile_layout,
 )
 from sitewatch.errors import InputError
@@ -187,6 +188,34 @@ def test_tiles_are_even_and_cover_the_image_with_the_overlap():
         assert starts[0] == 0 and starts[-1] + size == -(-length // 8) * 8
         assert all(size - (b - a) >= 31 for a, b in itertools.pairwise(starts))  # rounding: one px
     assert tile_layout(1180, 512, 32, 8) == (416, [0, 384, 768])  # three tiles, not 512+512+512
+
+
+def test_tiles_are_cut_so_every_core_has_work():
+    """Tiles run side by side, one per core: the grid with the least work per core, not the fewest tiles."""
+    one_core = tile_grid(1180, 1070, 512, 32, 8, workers=1)
+    assert (one_core.size_y, one_core.starts_y) == tile_layout(1180, 512, 32, 8)  # 3 x 3: fewest is best
+    two_cores = tile_grid(1180, 1070, 512, 32, 8, workers=2)
+    assert (len(two_cores.starts_y), len(two_cores.starts_x)) == (4, 3)  # 6 rounds of 320 x 384, not 5 of 416 x 384
+    assert len(tile_grid(500, 500, 512, 32, 8, workers=2).origins) == 2  # one tile's worth, split in two
+    assert len(tile_grid(37, 53, 512, 32, 8, workers=2).origins) == 1  # too small to share
+    assert len(tile_grid(500, 500, 512, 0, 8, workers=2).origins) == 1  # no overlap: no extra seams
+    for height, width, workers in itertools.product((37, 500, 1070, 4000), (53, 1180), (1, 2, 4)):
+        grid = tile_grid(height, width, 512, 32, 8, workers)
+        for size, starts, length in ((grid.size_y, grid.starts_y, height), (grid.size_x, grid.starts_x, width)):
+            assert size % 8 == 0 and size <= max(512, -(-length // 8) * 8)
+            assert starts[0] == 0 and starts[-1] + size == -(-length // 8) * 8
+            assert all(size - (b - a) >= 31 for a, b in itertools.pairwise(starts))
+
+
+def test_tiles_run_side_by_side_give_what_one_at_a_time_gives(beirut_pair):
+    _, pair = beirut_pair
+    model = load_model(FIXED_SPLIT_MODEL)
+    b = pair.before.sel(band=list(model.bands)).values[:, :1000, :600]
+    a = pair.after.sel(band=list(model.bands)).values[:, :1000, :600]
+    assert tile_grid(1000, 600, 512, 32, 8, 1) == tile_grid(1000, 600, 512, 32, 8, 2)  # 3 x 2 tiles either way
+    side_by_side = learned_score(b, a, model, workers=2)
+    np.testing.assert_array_equal(side_by_side, learned_score(b, a, model, workers=1))
+    np.testing.assert_array_equal(side_by_side, learned_score(b, a, model, workers=2, side_by_side=False))
 
 
 def test_learned_detect_on_a_city_it_never_saw(beirut_pair):

@@ -16,7 +16,7 @@ onnx = pytest.importorskip("onnx")
 from sitewatch.detect.learned import MATCHED_INPUTS, input_names, learned_score, load_model  # noqa: E402
 from sitewatch.errors import InputError  # noqa: E402
 from sitewatch.train.__main__ import main  # noqa: E402
-from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
+from sitewatch.train.data import RGBN_BANDS, TrainingData  # noqa: E402
 from sitewatch.train.ensemble import (  # noqa: E402
     FROZEN_SCOPE,
     KIND,
@@ -25,23 +25,19 @@ from sitewatch.train.ensemble import (  # noqa: E402
     merge_members,
     narrow_int8_weights,
 )
-from tests.onnx_models import CITIES, fused_and_reference, int8_conv_weights, tiny_model  # noqa: E402
-
-
-def _cube(seed: int, shape=(4, 72, 88)) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(300, 3000, shape).astype("float32")
+from tests.onnx_models import (  # noqa: E402
+    CITIES,
+    fused_and_reference,
+    int8_conv_weights,
+    random_dates,
+    tiny_model,
+    tiny_training_data,
+)
 
 
 @pytest.fixture(scope="module")
 def data() -> TrainingData:
-    cities = {}
-    for i, name in enumerate(CITIES):
-        before, after = _cube(i), _cube(i + 100)
-        changed = np.zeros(before.shape[1:], bool)
-        changed[10:30, 20:40] = True
-        after[:, changed] *= 2.5
-        cities[name] = City(name, before, after, changed)
-    return TrainingData(RGBN_BANDS, cities)
+    return tiny_training_data()
 
 
 def test_ensemble_is_the_mean_of_its_members_each_fed_its_own_inputs(tmp_path, data):
@@ -49,7 +45,7 @@ def test_ensemble_is_the_mean_of_its_members_each_fed_its_own_inputs(tmp_path, d
     matched = tiny_model(tmp_path / "matched.onnx", 1, pair_radiometry="pair-median-iqr")
     ensemble = build_ensemble([plain.path, matched.path], data, tmp_path / "ens.onnx", command="test")
     assert input_names(ensemble) == {"before", "after", *MATCHED_INPUTS}
-    before, after = _cube(1), _cube(2) * 1.4 + 200  # a scene-wide radiometric difference
+    before, after = random_dates(1), random_dates(2) * 1.4 + 200  # a scene-wide radiometric difference
     expected = (learned_score(before, after, plain) + learned_score(before, after, matched)) / 2
     np.testing.assert_allclose(learned_score(before, after, ensemble), expected, atol=1e-5)
     assert ensemble.metadata["sitewatch_model"] == KIND and ensemble.metadata["command"] == "test"
@@ -72,7 +68,7 @@ def test_what_members_compute_alike_is_computed_once_with_the_same_result(tmp_pa
     assert ops.count("Conv") == 2 and ops.count("Log") == 2  # the dates' log DN: computed once for all three
     assert len(graph.initializer) == 4  # one, axis, and two convolution weights
     ensemble = build_ensemble([one.path, same.path, other.path], data, tmp_path / "ens.onnx")
-    before, after = _cube(1), _cube(2)
+    before, after = random_dates(1), random_dates(2)
     expected = (2 * learned_score(before, after, one) + learned_score(before, after, other)) / 3
     np.testing.assert_allclose(learned_score(before, after, ensemble), expected, atol=1e-5)
 
@@ -84,7 +80,7 @@ def test_a_member_with_fewer_bands_reads_its_own_bands_of_the_shared_inputs(tmp_
     matched = tiny_model(tmp_path / "bn-matched.onnx", 2, bands=subset, pair_radiometry="pair-median-iqr")
     ensemble = build_ensemble([rgbn.path, plain.path, matched.path], data, tmp_path / "mixed.onnx")
     assert ensemble.bands == rgbn.bands and input_names(ensemble) == {"before", "after", *MATCHED_INPUTS}
-    before, after = _cube(5), _cube(6) * 1.3 + 100
+    before, after = random_dates(5), random_dates(6) * 1.3 + 100
     pick = [[RGBN_BANDS.index(b) for b in m.bands] for m in (plain, matched)]
     expected = (
         learned_score(before, after, rgbn)
@@ -110,7 +106,7 @@ def test_int8_ensemble_is_quantised_and_stays_close_to_float(tmp_path, data):
     assert "QuantizeLinear" in {node.op_type for node in onnx.load(str(int8.path)).graph.node}
     assert int8.metadata["weights"] == "int8" and floats.metadata["weights"] == "float32"
     assert sorted(p.name for p in out.iterdir()) == ["f32.onnx", "int8.onnx"]  # no temporary files left
-    before, after = _cube(3), _cube(4)
+    before, after = random_dates(3), random_dates(4)
     expected = learned_score(before, after, floats)
     assert np.abs(learned_score(before, after, int8) - expected).mean() < 0.02
     with pytest.raises(InputError, match="already int8"):
@@ -123,7 +119,7 @@ def test_int8_weights_are_7_bit_so_cpus_without_vnni_agree(tmp_path, data):
     weights = int8_conv_weights(int8.path)
     assert weights and all(w.min() >= -64 and w.max() <= 63 for w in weights)
     assert int8.metadata["weight_bits"] == "7"
-    fused, reference = fused_and_reference(int8.path, {"before": _cube(3)[None], "after": _cube(4)[None]})
+    fused, reference = fused_and_reference(int8.path, {"before": random_dates(3)[None], "after": random_dates(4)[None]})
     assert np.abs(fused - reference).max() < 0.02
 
 
@@ -147,7 +143,7 @@ def test_narrow_repairs_an_8_bit_file_and_chooses_its_post_processing_again(tmp_
     main(["narrow", str(tmp_path / "train.npz"), str(wide), "--out", str(out)])
     narrowed = load_model(out / "all.onnx")
     assert all(w.min() >= -64 and w.max() <= 63 for w in int8_conv_weights(narrowed.path))
-    before, after = _cube(5), _cube(6)
+    before, after = random_dates(5), random_dates(6)
     feed = {"before": before[None], "after": after[None]}
     _, old = fused_and_reference(wide, feed)
     fused, new = fused_and_reference(narrowed.path, feed)

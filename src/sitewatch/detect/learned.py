@@ -11,6 +11,12 @@ sees the same matching). A file may hold several networks averaged
 larger than a tile are cut into even, overlapping tiles whose predictions are blended
 with weights that fall to the tile edges, so no seams show.
 
+Tiles run side by side, one per core, each in a single-threaded ONNX Runtime session,
+rather than one at a time with every core on each operator: these small networks are
+many short operators, and splitting each across cores cost more in synchronisation than
+it gained (OSCD Beirut ran in 0.8 of the time on 2 cores; model card, Speed). So an image
+is cut into at least as many tiles as there are cores when it is large enough to share.
+
 Which model runs depends on the bands: the first shipped model whose bands the image has.
 The one shipped now reads blue, green, red and NIR (it generalised to unseen OSCD cities
 better than the 10-band recipes), so it serves Sentinel-2 and 4-band commercial or aerial
@@ -23,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -38,7 +45,7 @@ MODELS_DIR = Path(__file__).parent / "models"
 SHIPPED_MODELS = ("oscd-rgbn.onnx",)
 #: The shipped model trained without the fixed-split test cities (`bench oscd --cv fixed`, tests).
 FIXED_SPLIT_MODEL = MODELS_DIR / "oscd-rgbn-fixed.onnx"
-#: Largest tile side: tiles are sized evenly up to it (see tile_layout); ~0.3 GB of activations each.
+#: Largest tile side: tiles are sized evenly up to it (see tile_grid); 0.1-0.2 GB of activations per tile running.
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 32
 #: Graph inputs of ensemble members trained on matched pairs (`sitewatch.train.ensemble`).
@@ -99,9 +106,18 @@ def cpu_session(model: Path | bytes, threads: int):  # -> onnxruntime.InferenceS
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it, else all)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 @cache
-def _session(path: Path):  # -> onnxruntime.InferenceSession
-    return cpu_session(path, os.cpu_count() or 1)
+def _session(path: Path, threads: int = 1):  # -> onnxruntime.InferenceSession
+    """A cached session of `path`; one with `threads` = 1 is shared by the tiles run side by side."""
+    return cpu_session(path, threads)
 
 
 def load_model(path: str | os.PathLike[str]) -> ChangeModel:
@@ -152,6 +168,28 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+@dataclass(frozen=True)
+class TileGrid:
+    """Tile size and starts along y and x; every tile has the same size."""
+
+    size_y: int
+    starts_y: list[int]
+    size_x: int
+    starts_x: list[int]
+
+    @property
+    def origins(self) -> list[tuple[int, int]]:
+        return [(y, x) for y in self.starts_y for x in self.starts_x]
+
+
+def _even_tiles(length: int, count: int, overlap: int, multiple: int) -> tuple[int, list[int]]:
+    """`count` tiles of one size (a multiple of `multiple`) covering `length`, overlapping by >= `overlap`."""
+    if count == 1:
+        return length, [0]
+    size = _round_up(math.ceil((length + (count - 1) * overlap) / count), multiple)
+    return size, [round(i * (length - size) / (count - 1)) for i in range(count)]
+
+
 def tile_layout(length: int, tile: int, overlap: int, multiple: int) -> tuple[int, list[int]]:
     """Tile size and starts along one axis: as few tiles as fit, all the same size, overlapping by >= `overlap`.
 
@@ -163,10 +201,37 @@ def tile_layout(length: int, tile: int, overlap: int, multiple: int) -> tuple[in
     length = _round_up(length, multiple)
     if length <= tile:
         return length, [0]
-    count = math.ceil((length - overlap) / (tile - overlap))
-    size = _round_up(math.ceil((length + (count - 1) * overlap) / count), multiple)
-    starts = [round(i * (length - size) / (count - 1)) for i in range(count)]
-    return size, starts
+    return _even_tiles(length, math.ceil((length - overlap) / (tile - overlap)), overlap, multiple)
+
+
+def tile_grid(height: int, width: int, tile: int, overlap: int, multiple: int, workers: int) -> TileGrid:
+    """The tiling of a (height, width) image that `workers` tiles at a time finish soonest.
+
+    Tiles are no larger than `tile` and overlap by at least `overlap`. Run side by side,
+    the work is the number of rounds (tiles / workers, rounded up) times the tile area: a
+    1,180 x 1,070 px image in 3 x 3 tiles of 416 x 384 takes 5 rounds on 2 cores, in
+    4 x 3 tiles of 320 x 384 it takes 6 shorter ones, 8 % less network. An image of one
+    tile is split so each worker has a part, unless the parts would be mostly overlap
+    (under four overlaps wide). Without overlap, tiles would butt with seams, so an image
+    gets no more than the fewest tiles.
+    """
+    rows, cols = _round_up(height, multiple), _round_up(width, multiple)
+    fewest_y = len(tile_layout(height, tile, overlap, multiple)[1])
+    fewest_x = len(tile_layout(width, tile, overlap, multiple)[1])
+    extra = workers if overlap > 0 else 0
+    best: tuple[int, int, TileGrid] | None = None
+    for count_y in range(fewest_y, fewest_y + extra + 1):
+        for count_x in range(fewest_x, fewest_x + extra + 1):
+            grid = TileGrid(
+                *_even_tiles(rows, count_y, overlap, multiple), *_even_tiles(cols, count_x, overlap, multiple)
+            )
+            if min(grid.size_y, grid.size_x) < 4 * overlap and count_y * count_x > fewest_y * fewest_x:
+                continue  # slivers: mostly overlap
+            work = -(-count_y * count_x // workers) * grid.size_y * grid.size_x
+            if best is None or (work, count_y * count_x) < best[:2]:
+                best = (work, count_y * count_x, grid)
+    assert best is not None
+    return best[2]
 
 
 def blend_weights(height: int, width: int, overlap: int) -> np.ndarray:
@@ -253,34 +318,41 @@ def learned_score(
     *,
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
-    batch: int = 2,
+    workers: int | None = None,
+    side_by_side: bool = True,
 ) -> np.ndarray:
-    """Change probability (y, x) of two (band, y, x) arrays in the model's band order; NaN = no data."""
+    """Change probability (y, x) of two (band, y, x) arrays in the model's band order; NaN = no data.
+
+    `workers` cores (default: all this process may use) run `workers` tiles at once, one
+    each; with `side_by_side=False` (as before 2026-12-04, kept for `bench/throughput.py`),
+    or when there are fewer tiles than cores, they run one tile at a time together.
+    """
     check_runs_here(model)
     if tile % model.size_multiple:
         raise ValueError(f"tile {tile} is not a multiple of {model.size_multiple}")
+    workers = max(1, workers or usable_cores())
     nodata = ~(np.isfinite(before).all(axis=0) & np.isfinite(after).all(axis=0))
-    session = _session(model.path)
     dates = graph_inputs(before, after, model, input_names(model))
     h, w = before.shape[1:]
-    size_y, starts_y = tile_layout(h, tile, overlap, model.size_multiple)
-    size_x, starts_x = tile_layout(w, tile, overlap, model.size_multiple)
-    full_h, full_w = starts_y[-1] + size_y, starts_x[-1] + size_x
+    grid = tile_grid(h, w, tile, overlap, model.size_multiple, workers if side_by_side else 1)
+    full_h, full_w = grid.starts_y[-1] + grid.size_y, grid.starts_x[-1] + grid.size_x
     inputs = {name: _pad_to(values, full_h, full_w) for name, values in dates.items()}
-    weights = blend_weights(size_y, size_x, overlap)
+    origins = grid.origins
+    at_once = workers if side_by_side and len(origins) >= workers else 1
+    session = _session(model.path, 1 if at_once > 1 else workers)
+
+    def predict(origin: tuple[int, int]) -> np.ndarray:
+        y, x = origin
+        feed = {name: values[None, :, y : y + grid.size_y, x : x + grid.size_x] for name, values in inputs.items()}
+        return session.run(None, feed)[0][0]
+
+    weights = blend_weights(grid.size_y, grid.size_x, overlap)
     total = np.zeros((full_h, full_w), dtype="float32")
     weight_sum = np.zeros_like(total)
-    origins = [(y, x) for y in starts_y for x in starts_x]
-    for i in range(0, len(origins), batch):
-        chunk = origins[i : i + batch]
-        feed = {
-            name: np.stack([values[:, y : y + size_y, x : x + size_x] for y, x in chunk])
-            for name, values in inputs.items()
-        }
-        (prob,) = session.run(None, feed)
-        for (y, x), p in zip(chunk, prob, strict=True):
-            total[y : y + size_y, x : x + size_x] += p * weights
-            weight_sum[y : y + size_y, x : x + size_x] += weights
+    with ThreadPoolExecutor(at_once) as pool:  # onnxruntime releases the GIL while it runs
+        for (y, x), prob in zip(origins, pool.map(predict, origins), strict=True):
+            total[y : y + grid.size_y, x : x + grid.size_x] += prob * weights
+            weight_sum[y : y + grid.size_y, x : x + grid.size_x] += weights
     score = (total / weight_sum)[:h, :w]
     score[nodata] = np.nan
     return score

@@ -5,6 +5,7 @@
     python -m sitewatch.train plan oscd-train.npz --out models/ --jobs 2
     python -m sitewatch.train ensemble oscd-train.npz --members models/ v2/ --out ens/ --int8
     python -m sitewatch.train narrow oscd-train.npz old/all.onnx --out ens7/
+    python -m sitewatch.train prune old/all.onnx --out pruned/
 
 `plan` trains everything the benchmark and the package use: one leave-one-city-out
 model per city, the fixed-split model (trained without aguasclaras, beirut, cupertino,
@@ -16,7 +17,9 @@ run resumes; stopping `plan` (Ctrl-C, SIGTERM) stops its worker processes too.
 `ensemble` averages the same-named models of several `plan` folders (other recipes)
 into one ONNX file each (`sitewatch.train.ensemble`); the shipped models are such
 ensembles (see MODEL_CARD.md). `narrow` rewrites int8 files built before 2026-11-28,
-evening, with 7-bit weights: their 8-bit ones saturate on CPUs without VNNI.
+evening, with 7-bit weights: their 8-bit ones saturate on CPUs without VNNI. `prune`
+rewrites files built before 2026-12-04 without what their features-only members compute
+from zeros (`sitewatch.train.prune`), to the same output, faster.
 """
 
 from __future__ import annotations
@@ -203,6 +206,21 @@ def cmd_narrow(args: argparse.Namespace) -> None:
             _fail(str(exc))
 
 
+def cmd_prune(args: argparse.Namespace) -> None:
+    from sitewatch.errors import InputError
+    from sitewatch.train.prune import prune_file
+
+    paths = [Path(f) for f in args.files]
+    for path in paths:  # all checked before any is rewritten
+        if not path.is_file():
+            _fail(f"{path}: no such file; give ONNX files made by `python -m sitewatch.train ensemble`")
+    for path in paths:
+        try:
+            prune_file(path, Path(args.out) / path.name, args.command_line, log=print)
+        except InputError as exc:
+            _fail(str(exc))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sitewatch.train", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -307,6 +325,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("files", nargs="+", help="int8 ONNX files made by `ensemble --int8`")
     p.add_argument("--out", required=True, help="folder for the rewritten files (same names)")
     p.set_defaults(func=cmd_narrow)
+    p = sub.add_parser(
+        "prune",
+        help="rewrite ensembles built before 2026-12-04 without what features-only members compute from zeros",
+        description="Drop the first U-Net level of features-only members (it convolves zeros) and the weights "
+        "that read it; the output stays the same to 1e-6 (checked), so threshold and minimum region stay.",
+    )
+    p.add_argument("files", nargs="+", help="ONNX files made by `ensemble`")
+    p.add_argument("--out", required=True, help="folder for the rewritten files (same names)")
+    p.set_defaults(func=cmd_prune)
     args = parser.parse_args(argv)
     args.command_line = " ".join(
         ["python -m sitewatch.train", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]

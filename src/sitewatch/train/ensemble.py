@@ -14,8 +14,9 @@ can vote in a 10-band ensemble.
 except a member's frozen pretrained layers, which stay float (`frozen_region`), with 7-bit
 weights so that CPUs without VNNI do not saturate (`narrow_int8_weights`). The
 threshold and minimum region are chosen last, for exactly the graph written, on the
-members' training cities, never on a city the ensemble is tested on. Needs `onnx` (the
-[train] extra), not torch.
+members' training cities, never on a city the ensemble is tested on. What a
+features-only member computes from zeros is dropped last (`sitewatch.train.prune`). Needs
+`onnx` (the [train] extra), not torch.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from sitewatch.errors import InputError
 from sitewatch.pair_radiometry import METHOD as PAIR_MATCHING
 from sitewatch.train.data import City, TrainingData
 from sitewatch.train.postprocess import choose_postprocessing
+from sitewatch.train.prune import drop_zero_inputs
 
 KIND = "change-unet-ef-ensemble"
 #: What each member contributes to the ensemble's metadata (the rest is the ensemble's own).
@@ -390,17 +392,20 @@ def build_ensemble(
         "command": command,
     }
     try:
-        _save_with_metadata(merge_members(members), metadata, part)
+        merged = merge_members(members)
         cities = data.subset(members[0].train_cities)
         bands = data.band_indices(members[0].bands)
-        if int8:
+        if int8:  # quantised as merged, so the calibration is what it was before pruning existed
+            _save_with_metadata(merged, metadata, part)
             floats = part.with_name(part.name + ".f32")
             part.replace(floats)
             try:
                 quantize_int8(floats, part, _calibration_feeds(load_model(floats), cities, bands))
             finally:
                 floats.unlink(missing_ok=True)
-            _save_with_metadata(onnx.load(str(part)), metadata, part)
+            merged = onnx.load(str(part))
+        metadata["zero_inputs_dropped"] = str(drop_zero_inputs(merged.graph))
+        _save_with_metadata(merged, metadata, part)
         threshold, min_px, f1 = _choose_postprocessing_for(part, metadata, cities, bands)
         part.replace(out)
     finally:
