@@ -89,13 +89,16 @@ def _save(nodes, initializer, path, bands, cities, pair_radiometry: str = "none"
     return load_model(path)
 
 
-def features_only_model(path, seed: int, first_bias: float = -0.5, bands=RGBN_BANDS, cities=CITIES) -> ChangeModel:
+def features_only_model(
+    path, seed: int, first_bias: float = -0.5, zero_name: str = "zero_image", bands=RGBN_BANDS, cities=CITIES
+) -> ChangeModel:
     """A features-only member in miniature: its image level convolves the dates times zero.
 
     As in `ChangeUNet` with `--features-only`: log DN of both dates times 0, a 3x3
     convolution and ReLU (the first level: exactly 0 when `first_bias` <= 0, the bias
     otherwise), max-pooled, stacked before the "features" (a convolution of the dates) and
-    read by the output convolution.
+    read by the output convolution. `ensemble --int8` leaves the named multiplication by
+    zero float, as in exported members; unnamed (""), it is quantised with its zero.
     """
     n = len(bands)
     rng = np.random.default_rng(seed)
@@ -110,7 +113,7 @@ def features_only_model(path, seed: int, first_bias: float = -0.5, bands=RGBN_BA
     same = {"pads": [1, 1, 1, 1]}
     nodes = [
         *_log_dates(),
-        helper.make_node("Mul", ["x", "zero"], ["nothing"]),
+        helper.make_node("Mul", ["x", "zero"], ["nothing"], name=zero_name),
         helper.make_node("Conv", ["nothing", "w_first", "b_first"], ["first_raw"], name="first", **same),
         helper.make_node("Relu", ["first_raw"], ["first"]),
         helper.make_node("MaxPool", ["first"], ["pooled"], kernel_shape=[3, 3], **same),

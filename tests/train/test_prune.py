@@ -52,8 +52,9 @@ def test_a_level_that_is_not_zero_is_kept(tmp_path):
     assert drop_zero_inputs(graph) == 0 and "first" in [n.name for n in graph.node]
 
 
-def test_an_int8_ensemble_is_built_pruned_with_the_same_answer(tmp_path, data, monkeypatch):
-    members = [features_only_model(tmp_path / "fo.onnx", 0).path]
+@pytest.mark.parametrize("zero_name", ["zero_image", ""], ids=["float zero", "quantised zero"])
+def test_an_int8_ensemble_is_built_pruned_with_the_same_answer(tmp_path, data, monkeypatch, zero_name):
+    members = [features_only_model(tmp_path / "fo.onnx", 0, zero_name=zero_name).path]
     pruned = build_ensemble(members, data, tmp_path / "pruned.onnx", int8=True)
     monkeypatch.setattr(ensemble_module, "drop_zero_inputs", lambda graph: 0)
     whole = build_ensemble(members, data, tmp_path / "whole.onnx", int8=True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import os
 import uuid
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from sitewatch.errors import InputError
 from sitewatch.pair_radiometry import METHOD as PAIR_MATCHING
 from sitewatch.train.data import City, TrainingData
 from sitewatch.train.postprocess import choose_postprocessing
-from sitewatch.train.prune import drop_zero_inputs
+from sitewatch.train.prune import drop_zero_inputs, zero_constants
 
 KIND = "change-unet-ef-ensemble"
 #: What each member contributes to the ensemble's metadata (the rest is the ensemble's own).
@@ -187,21 +186,6 @@ FROZEN_SCOPE = "/context/"
 _TRAINED_LAYERS = ("Conv", "ConvTranspose")
 
 
-def _zero_constants(graph) -> set[str]:  # graph: onnx.GraphProto
-    """Names of the float scalar constants equal to zero, as initializers or Constant nodes."""
-    from onnx import TensorProto, numpy_helper
-
-    tensors = [(t.name, t) for t in graph.initializer]
-    for node in graph.node:
-        if node.op_type == "Constant":
-            tensors += [(node.output[0], a.t) for a in node.attribute if a.name == "value"]
-    return {
-        name
-        for name, t in tensors
-        if t.data_type == TensorProto.FLOAT and math.prod(t.dims) == 1 and not numpy_helper.to_array(t).any()
-    }
-
-
 def frozen_region(graph) -> list[str]:  # graph: onnx.GraphProto
     """Names of the nodes int8 must leave float: frozen pretrained layers and the arithmetic around them.
 
@@ -214,7 +198,7 @@ def frozen_region(graph) -> list[str]:  # graph: onnx.GraphProto
     it: quantised, its all-zero range made onnxruntime fail ("Cannot concatenate scalars").
     """
     nodes = list(graph.node)
-    zeros = _zero_constants(graph)
+    zeros = zero_constants(graph)
     region = {
         i
         for i, node in enumerate(nodes)

@@ -19,6 +19,7 @@ Needs `onnx`, not torch.
 from __future__ import annotations
 
 import copy
+import math
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -40,9 +41,6 @@ def _constant_of(node, values: dict[str, np.ndarray], arrays: dict[str, np.ndarr
     """
     data = values.get(node.input[0]) if node.input else None
     op = node.op_type
-    if op == "Mul":
-        zero = [name for name in node.input if name in arrays and arrays[name].size == 1 and not arrays[name].any()]
-        return np.zeros((), "float32") if zero else None
     if data is None:
         return None
     if op in _PASS_THROUGH:
@@ -67,6 +65,21 @@ def _constant_of(node, values: dict[str, np.ndarray], arrays: dict[str, np.ndarr
     return None
 
 
+def zero_constants(graph) -> set[str]:  # graph: onnx.GraphProto
+    """Names of the float scalar constants equal to zero, as initializers or Constant nodes."""
+    from onnx import TensorProto, numpy_helper
+
+    tensors = [(t.name, t) for t in graph.initializer]
+    for node in graph.node:
+        if node.op_type == "Constant":
+            tensors += [(node.output[0], a.t) for a in node.attribute if a.name == "value"]
+    return {
+        name
+        for name, t in tensors
+        if t.data_type == TensorProto.FLOAT and math.prod(t.dims) == 1 and not numpy_helper.to_array(t).any()
+    }
+
+
 def zero_tensors(graph) -> dict[str, int]:  # graph: onnx.GraphProto
     """Tensors that are exactly 0 whatever the (finite) graph inputs, with their channel counts."""
     from onnx import numpy_helper
@@ -77,6 +90,7 @@ def zero_tensors(graph) -> dict[str, int]:  # graph: onnx.GraphProto
             if attribute.name == "value":
                 arrays[node.output[0]] = numpy_helper.to_array(attribute.t)
     initializers = set(arrays)
+    zeros = zero_constants(graph)
     values: dict[str, np.ndarray] = {}
     for node in graph.node:  # graph order is topological: a DequantizeLinear of a weight comes before its Conv
         if node.op_type == "DequantizeLinear" and node.input[0] in initializers:
@@ -90,6 +104,11 @@ def zero_tensors(graph) -> dict[str, int]:  # graph: onnx.GraphProto
                 (arrays[node.input[0]].astype("int64") - zero_point.reshape(shape).astype("int64"))
                 * scale.reshape(shape)
             ).astype("float32")
+            if arrays[node.output[0]].size == 1 and not arrays[node.output[0]].any():
+                zeros.add(node.output[0])  # a quantised constant 0
+            continue
+        if node.op_type == "Mul" and zeros.intersection(node.input):  # 0 for finite inputs (no data is fed as 0)
+            values[node.output[0]] = np.zeros((), "float32")
             continue
         constant = _constant_of(node, values, arrays)
         if constant is not None and len(node.output) == 1:
