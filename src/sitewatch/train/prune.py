@@ -19,7 +19,6 @@ Needs `onnx`, not torch.
 from __future__ import annotations
 
 import copy
-import math
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -65,23 +64,8 @@ def _constant_of(node, values: dict[str, np.ndarray], arrays: dict[str, np.ndarr
     return None
 
 
-def zero_constants(graph) -> set[str]:  # graph: onnx.GraphProto
-    """Names of the float scalar constants equal to zero, as initializers or Constant nodes."""
-    from onnx import TensorProto, numpy_helper
-
-    tensors = [(t.name, t) for t in graph.initializer]
-    for node in graph.node:
-        if node.op_type == "Constant":
-            tensors += [(node.output[0], a.t) for a in node.attribute if a.name == "value"]
-    return {
-        name
-        for name, t in tensors
-        if t.data_type == TensorProto.FLOAT and math.prod(t.dims) == 1 and not numpy_helper.to_array(t).any()
-    }
-
-
-def zero_tensors(graph) -> dict[str, int]:  # graph: onnx.GraphProto
-    """Tensors that are exactly 0 whatever the (finite) graph inputs, with their channel counts."""
+def _constants(graph) -> dict[str, np.ndarray]:  # graph: onnx.GraphProto
+    """The values of the initializers and Constant nodes, by name."""
     from onnx import numpy_helper
 
     arrays = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -89,8 +73,23 @@ def zero_tensors(graph) -> dict[str, int]:  # graph: onnx.GraphProto
         for attribute in node.attribute if node.op_type == "Constant" else ():
             if attribute.name == "value":
                 arrays[node.output[0]] = numpy_helper.to_array(attribute.t)
+    return arrays
+
+
+def _float_zeros(arrays: dict[str, np.ndarray]) -> set[str]:
+    return {name for name, v in arrays.items() if v.dtype == np.float32 and v.size == 1 and not v.any()}
+
+
+def zero_constants(graph) -> set[str]:  # graph: onnx.GraphProto
+    """Names of the float scalar constants equal to zero, as initializers or Constant nodes."""
+    return _float_zeros(_constants(graph))
+
+
+def zero_tensors(graph) -> dict[str, int]:  # graph: onnx.GraphProto
+    """Tensors that are exactly 0 whatever the (finite) graph inputs, with their channel counts."""
+    arrays = _constants(graph)
     initializers = set(arrays)
-    zeros = zero_constants(graph)
+    zeros = _float_zeros(arrays)
     values: dict[str, np.ndarray] = {}
     for node in graph.node:  # graph order is topological: a DequantizeLinear of a weight comes before its Conv
         if node.op_type == "DequantizeLinear" and node.input[0] in initializers:
@@ -104,8 +103,7 @@ def zero_tensors(graph) -> dict[str, int]:  # graph: onnx.GraphProto
                 (arrays[node.input[0]].astype("int64") - zero_point.reshape(shape).astype("int64"))
                 * scale.reshape(shape)
             ).astype("float32")
-            if arrays[node.output[0]].size == 1 and not arrays[node.output[0]].any():
-                zeros.add(node.output[0])  # a quantised constant 0
+            zeros |= _float_zeros({node.output[0]: arrays[node.output[0]]})  # a quantised constant 0
             continue
         if node.op_type == "Mul" and zeros.intersection(node.input):  # 0 for finite inputs (no data is fed as 0)
             values[node.output[0]] = np.zeros((), "float32")
@@ -209,6 +207,8 @@ def prune_file(src: Path, out: Path, command: str = "", log: Callable[[str], Non
     import onnx
     import onnxruntime as ort
 
+    from sitewatch.train.ensemble import _save_with_metadata  # here: ensemble imports this module
+
     model = load_model(src)
     proto = onnx.load(str(src))
     removed = drop_zero_inputs(proto.graph)
@@ -219,9 +219,7 @@ def prune_file(src: Path, out: Path, command: str = "", log: Callable[[str], Non
     part = out.with_name(f"{out.name}.{uuid.uuid4().hex}.part")  # unique: sessions are cached by path
     try:
         onnx.checker.check_model(proto)
-        del proto.metadata_props[:]
-        onnx.helper.set_model_props(proto, metadata)
-        onnx.save(proto, str(part))
+        _save_with_metadata(proto, metadata, part)
         rng = np.random.default_rng(0)
         feed = {
             i.name: rng.uniform(1, 5000, (1, len(model.bands), 64, 64)).astype("float32")
