@@ -75,7 +75,8 @@ def main() -> None:
         keep = scene.scored & np.isfinite(prob)
         prob, changed = prob[keep], scene.changed[keep]
         own = confusion(prob > model.threshold, changed)
-        best_t = max(THRESHOLDS, key=lambda t: confusion(prob > t, changed).f1)
+        coarse_tp, coarse_fp = counts_above(prob, changed, THRESHOLDS)
+        best_t = THRESHOLDS[np.argmax(2 * coarse_tp / np.maximum(coarse_tp + coarse_fp + changed.sum(), 1))]
         best = confusion(prob > best_t, changed)
         own_total += own
         best_total += best
