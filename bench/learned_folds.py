@@ -37,6 +37,9 @@ from sitewatch.imagery import load_pair
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 #: Finer, for the ceiling of per-city thresholds chosen together.
 FINE_THRESHOLDS = np.round(np.arange(0.01, 0.995, 0.01), 2)
+#: Where THRESHOLDS lie in FINE_THRESHOLDS, so that one sort per city gives both curves.
+ON_COARSE_GRID = np.isin(FINE_THRESHOLDS, THRESHOLDS)
+assert ON_COARSE_GRID.sum() == THRESHOLDS.size
 
 
 def average_precision(prob: np.ndarray, changed: np.ndarray) -> float:
@@ -75,7 +78,8 @@ def main() -> None:
         keep = scene.scored & np.isfinite(prob)
         prob, changed = prob[keep], scene.changed[keep]
         own = confusion(prob > model.threshold, changed)
-        coarse_tp, coarse_fp = counts_above(prob, changed, THRESHOLDS)
+        curve_tp, curve_fp = counts_above(prob, changed, FINE_THRESHOLDS)
+        coarse_tp, coarse_fp = curve_tp[ON_COARSE_GRID], curve_fp[ON_COARSE_GRID]
         best_t = THRESHOLDS[np.argmax(2 * coarse_tp / np.maximum(coarse_tp + coarse_fp + changed.sum(), 1))]
         best = confusion(prob > best_t, changed)
         own_total += own
@@ -83,7 +87,7 @@ def main() -> None:
         names.append(scene.name)
         probs.append(prob)
         labels.append(changed)
-        curves.append(counts_above(prob, changed, FINE_THRESHOLDS))
+        curves.append((curve_tp, curve_fp))
         print(
             f"{scene.name:12s} {model.threshold:9.2f} {own.f1:7.3f} {best_t:6.2f} {best.f1:7.3f} "
             f"{average_precision(prob, changed):6.3f}"
