@@ -10,9 +10,6 @@ transaction-scoped advisory lock), so two processes cannot both add the same eve
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from sitewatch import __version__
+from sitewatch.crashpoints import pause_here
 from sitewatch.errors import InputError
 from sitewatch.events.extract import Event as DetectedEvent
 from sitewatch.sites import Site
@@ -86,14 +84,6 @@ def _iou(a: shapely.Geometry, b: shapely.Geometry) -> float:
     return a.intersection(b).area / union if union > 0 else 0.0
 
 
-def _test_pause(stage: int) -> None:
-    """Crash tests stop a run here (SITEWATCH_TEST_PAUSE=<stage>:<seconds>); no effect otherwise."""
-    spec = os.environ.get("SITEWATCH_TEST_PAUSE")
-    if spec and int(spec.split(":")[0]) == stage:
-        print(f"test pause at stage {stage}", file=sys.stderr, flush=True)
-        time.sleep(float(spec.split(":")[1]))
-
-
 def record_run(
     session: Session,
     site_id: str,
@@ -141,7 +131,7 @@ def record_run(
     outcome = RunOutcome(run)
     for index, detected in enumerate(events):
         if index == len(events) // 2:
-            _test_pause(1)  # half the events added, nothing committed
+            pause_here(1)  # half the events added, nothing committed
         geometry = detected.geometry
         same_kind = [(e, shape) for e, shape in stored if e.kind == detected.kind]
         overlaps = [(_iou(shape, geometry), e) for e, shape in same_kind]
@@ -174,7 +164,7 @@ def record_run(
 
     session.flush()
     queue_alerts(session, get_site(session, site_id), outcome.new)  # in the run's transaction: never lost
-    _test_pause(2)  # everything added, nothing committed
+    pause_here(2)  # everything added, nothing committed
     try:
         session.commit()
     except IntegrityError:  # the same inputs committed by another process meanwhile
