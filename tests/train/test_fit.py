@@ -23,6 +23,7 @@ from sitewatch.train.fit import (  # noqa: E402
     edge_weights,
     export_onnx,
     new_network,
+    parameter_groups,
     predict,
     train,
 )
@@ -221,6 +222,36 @@ def test_a_pretrained_encoder_stays_frozen_and_exports_faithfully(data, tmp_path
     assert np.abs(learned_score(city.before, city.after, loaded, tile=96, overlap=0) - expected).max() < 1e-4
     names = [node.name for node in onnx.load(str(loaded.path)).graph.node]
     assert sum(FROZEN_SCOPE in name for name in names) > 100  # what `ensemble --int8` keeps float
+
+
+def test_a_fine_tuned_encoder_learns_slower_than_the_unet_and_keeps_its_batch_norm_statistics(data):
+    """`encoder_lr_scale` unfreezes the pretrained layers at a fraction of the learning rate."""
+    pytest.importorskip("efficientnet_pytorch")
+    pytest.importorskip("ukis_csmask")
+    config = TrainConfig(
+        steps=12,
+        batch=4,
+        patch=32,
+        widths=(8, 16, 16, 16),
+        pretrained="csmask-b4",
+        features_only=True,
+        match_pairs=True,
+        encoder_lr_scale=0.1,
+    )
+    torch.manual_seed(0)
+    net = new_network(config)
+    groups = parameter_groups(net, config)
+    assert [g["lr"] for g in groups] == [config.lr, pytest.approx(config.lr * 0.1)]
+    assert groups[1]["weight_decay"] == 0 and len(groups[1]["params"]) == len(list(net.context.parameters()))
+    frozen = TrainConfig(pretrained="csmask-b4")
+    assert len(parameter_groups(new_network(frozen), frozen)) == 1
+    pretrained = {k: v.clone() for k, v in net.context.state_dict().items()}
+    model = train(data, ["a"], config)
+    tuned = model.net.context.state_dict()
+    assert not torch.equal(pretrained["stem.0.weight"], tuned["stem.0.weight"])  # the encoder learned
+    statistics = [k for k in pretrained if "running_" in k]
+    assert statistics and all(torch.equal(pretrained[k], tuned[k]) for k in statistics)
+    assert model.net.context._session is None  # fine-tuning needs torch's gradients, not ONNX Runtime
 
 
 def test_a_features_only_network_reads_nothing_but_the_pretrained_features_change():

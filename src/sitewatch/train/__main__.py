@@ -50,6 +50,11 @@ def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfi
         _fail(f"--pretrained {args.pretrained}: needs --band-set rgbn and early fusion (no --siamese)")
     if args.features_only and args.pretrained == "none":
         _fail("--features-only: needs --pretrained csmask-b4 (the features are all such a network reads)")
+    if args.encoder_lr_scale < 0 or (args.encoder_lr_scale > 0 and args.pretrained == "none"):
+        _fail(
+            f"--encoder-lr-scale {args.encoder_lr_scale}: a fraction of the learning rate (0: frozen, 0.1: "
+            "fine-tuned as the model card's FTm/FTam), for a --pretrained encoder"
+        )
     return TrainConfig(
         band_set=band_set or args.band_set,
         widths=tuple(args.widths),
@@ -63,6 +68,7 @@ def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfi
         siamese=args.siamese,
         pretrained=args.pretrained,
         features_only=args.features_only,
+        encoder_lr_scale=args.encoder_lr_scale,
     )
 
 
@@ -268,6 +274,12 @@ def main(argv: list[str] | None = None) -> None:
             "--features-only",
             action="store_true",
             help="with --pretrained: the network reads only the pretrained features' change, not the dates",
+        )
+        p.add_argument(
+            "--encoder-lr-scale",
+            type=float,
+            default=TrainConfig.encoder_lr_scale,
+            help="with --pretrained: fine-tune the encoder at this fraction of the learning rate (default 0: frozen)",
         )
         p.add_argument(
             "--joint-gain-jitter",

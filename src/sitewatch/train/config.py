@@ -34,6 +34,9 @@ class TrainConfig:
     match_pairs: bool = False  # train (and so detect) on pairs matched by sitewatch.pair_radiometry
     pretrained: str = "none"  # "csmask-b4" (or "-l2a"): frozen pretrained features' change (sitewatch.train.pretrained)
     features_only: bool = False  # with `pretrained`: the U-Net reads only the features' change, not the dates
+    # With `pretrained`: the encoder's learning rate as a fraction of the U-Net's; 0 keeps it
+    # frozen. Fine-tuned, its batch norms keep the pretrained statistics and it has no weight decay.
+    encoder_lr_scale: float = 0.0
     seed: int = 0
 
     @property

@@ -124,6 +124,31 @@ def recipe_sampler(cities: list[City], config: TrainConfig) -> PatchSampler:
     )
 
 
+def parameter_groups(net: ChangeUNet, config: TrainConfig) -> list[dict]:
+    """The optimiser's parameter groups: the U-Net, and a fine-tuned pretrained encoder apart.
+
+    A frozen encoder (`encoder_lr_scale` 0, or none) leaves one group of every parameter.
+    Fine-tuning unfreezes the encoder and trains it at `encoder_lr_scale` times the U-Net's
+    learning rate with no weight decay, so the pretrained description moves only as far as
+    the change labels pull it (its batch norms keep the pretrained statistics:
+    `CloudMaskFeatures.train`).
+    """
+    if net.context is None or config.encoder_lr_scale <= 0:
+        return [{"params": list(net.parameters()), "lr": config.lr, "weight_decay": config.weight_decay}]
+    encoder = list(net.context.parameters())
+    for p in encoder:
+        p.requires_grad_(True)
+    ids = {id(p) for p in encoder}
+    return [
+        {
+            "params": [p for p in net.parameters() if id(p) not in ids],
+            "lr": config.lr,
+            "weight_decay": config.weight_decay,
+        },
+        {"params": encoder, "lr": config.lr * config.encoder_lr_scale, "weight_decay": 0.0},
+    ]
+
+
 def training_step(
     net: ChangeUNet,
     optimiser: torch.optim.Optimizer,
@@ -161,10 +186,13 @@ def train(
     # training at once on 2 cores (bench/train_step.py --copies 2). The arithmetic is the
     # same up to float rounding, so a retrained model differs as a reseeded one would.
     net = new_network(config).to(device, memory_format=torch.channels_last)
-    if net.context is not None and device == "cpu":
+    groups = parameter_groups(net, config)
+    if net.context is not None and device == "cpu" and len(groups) == 1:  # frozen: no gradient to compute
         net.context.use_onnxruntime(torch.get_num_threads())
-    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=config.steps)
+    optimiser = torch.optim.AdamW(groups)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=[g["lr"] for g in groups], total_steps=config.steps
+    )
     start = time.perf_counter()
     history: list[torch.Tensor] = []
     net.train()

@@ -113,11 +113,16 @@ class ChangeUNet(nn.Module):
         return levels
 
     def _context_change(self, before: torch.Tensor, after: torch.Tensor) -> list[torch.Tensor]:
-        """|after - before| of the frozen pretrained features, one map per level below the first."""
+        """|after - before| of the pretrained features, one map per level below the first.
+
+        Gradients reach the encoder only when it is being fine-tuned (some parameter
+        requires them); a frozen one is run without building a graph.
+        """
         if self.context is None:
             return []
         n = before.shape[0]
-        with torch.no_grad():
+        fine_tuned = any(p.requires_grad for p in self.context.parameters())
+        with torch.set_grad_enabled(fine_tuned and torch.is_grad_enabled()):
             features = self.context(torch.cat([before, after], dim=0))
         return [torch.abs(f[n:] - f[:n]) for f in features]
 

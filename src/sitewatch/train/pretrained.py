@@ -13,8 +13,9 @@ features did worse on unseen cities, with more false alarms: MODEL_CARD.md, "Pre
 encoder").
 
 The weights are read from the installed ukis-csmask package (`pip install -e '.[train]'`)
-into `efficientnet_pytorch`'s EfficientNet-b4 layers, kept frozen during training, and
-exported inside the change model's ONNX graph, so detection needs neither package.
+into `efficientnet_pytorch`'s EfficientNet-b4 layers, kept frozen during training (or,
+with `TrainConfig.encoder_lr_scale`, fine-tuned slowly with their batch-norm statistics
+kept), and exported inside the change model's ONNX graph, so detection needs neither package.
 
 `csmask-b4-l2a` reads the same architecture trained on L2A surface reflectance
 (`model_4b_l2a.onnx`, fine-tuned from ImageNet separately, so its features differ). Fed
