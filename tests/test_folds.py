@@ -33,8 +33,6 @@ def test_every_member_of_the_shipped_ensemble_has_a_fold_folder():
         files = _fold_files(folder, shipped.train_cities)
         missing = [city for city, path in files.items() if not path.is_file()]
         assert not missing, f"folds/{folder} lacks {missing}"
-        strays = set((FOLDS / folder).glob("*.onnx")) - set(files.values())
-        assert not strays, f"folds/{folder} holds files for no city: {sorted(strays)}"
         expected = recorded_settings(recipes[pretrained]["train_config"])
         for path in files.values():
             assert recorded_settings(load_model(path).metadata["train_config"]) == expected, path
