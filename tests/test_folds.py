@@ -16,8 +16,10 @@ from sitewatch.detect.learned import MODELS_DIR, load_model
 from sitewatch.train.config import recorded_settings
 
 FOLDS = Path(__file__).resolve().parents[1] / "folds"
-#: Each folder and the frozen encoder (`pretrained`) of the shipped member it holds the folds of.
-PRETRAINED = {"r1": "none", "fom": "csmask-b4", "foam": "csmask-b4-l2a"}
+#: Each folder and the pretrained encoder (`pretrained`) of the shipped member it holds the folds of
+#: (since 2026-12-07 FTm and FTam, whose encoders are fine-tuned; `fom` and `foam` hold the
+#: members shipped before, kept for comparison).
+PRETRAINED = {"r1": "none", "ftm": "csmask-b4", "ftam": "csmask-b4-l2a"}
 
 
 def _fold_files(recipe: str, cities: list[str]) -> dict[str, Path]:
@@ -38,8 +40,8 @@ def test_every_member_of_the_shipped_ensemble_has_a_fold_folder():
             assert recorded_settings(load_model(path).metadata["train_config"]) == expected, path
 
 
-#: Every folder of fold models, the shipped members' and candidates' still being trained
-#: (a candidate's folder may hold only some cities: its figures are partial until it is full).
+#: Every folder of fold models, the shipped members' and those of members shipped before or
+#: screened (such a folder may hold only some cities: its figures are partial until it is full).
 FOLDERS = sorted(p.name for p in FOLDS.iterdir() if p.is_dir())
 
 
