@@ -65,3 +65,19 @@ def test_a_folder_holds_one_recipe(recipe):
     """Its files differ only in the city left out, so their ensemble is one member's folds."""
     settings = [recorded_settings(load_model(p).metadata["train_config"]) for p in (FOLDS / recipe).glob("*.onnx")]
     assert settings and all(s == settings[0] for s in settings), f"folds/{recipe} mixes training settings"
+
+
+MEMBERS = Path(__file__).resolve().parents[1] / "members"
+
+
+@pytest.mark.parametrize("shipped_file", ["oscd-rgbn.onnx", "oscd-rgbn-fixed.onnx"])
+def test_the_float_members_of_each_shipped_file_are_kept(shipped_file):
+    """Each member recorded in a shipped file is in members/, trained as recorded, so the file can be rebuilt."""
+    shipped = load_model(MODELS_DIR / shipped_file)
+    folder_of = {pretrained: folder for folder, pretrained in PRETRAINED.items()}
+    for member in shipped.members:
+        folder = folder_of[recorded_settings(member["train_config"])["pretrained"]]
+        kept = load_model(MEMBERS / folder / member["file"])
+        assert kept.metadata["command"] == member["command"], kept
+        assert kept.metadata["train_config"] == member["train_config"], kept
+        assert kept.train_cities == shipped.train_cities, kept
