@@ -15,7 +15,10 @@ from sitewatch.bench.folds import fold_model_name
 from sitewatch.detect.learned import MODELS_DIR, load_model
 from sitewatch.train.config import recorded_settings
 
-FOLDS = Path(__file__).resolve().parents[1] / "folds"
+REPO = Path(__file__).resolve().parents[1]
+FOLDS = REPO / "folds"
+#: The float members of the shipped files (`members/README.md`).
+MEMBERS = REPO / "members"
 #: Each folder and the pretrained encoder (`pretrained`) of the shipped member it holds the folds of
 #: (since 2026-12-07 FTm and FTam, whose encoders are fine-tuned; `fom` and `foam` hold the
 #: members shipped before, kept for comparison).
@@ -65,9 +68,6 @@ def test_a_folder_holds_one_recipe(recipe):
     """Its files differ only in the city left out, so their ensemble is one member's folds."""
     settings = [recorded_settings(load_model(p).metadata["train_config"]) for p in (FOLDS / recipe).glob("*.onnx")]
     assert settings and all(s == settings[0] for s in settings), f"folds/{recipe} mixes training settings"
-
-
-MEMBERS = Path(__file__).resolve().parents[1] / "members"
 
 
 @pytest.mark.parametrize("shipped_file", ["oscd-rgbn.onnx", "oscd-rgbn-fixed.onnx"])
