@@ -19,10 +19,22 @@ REPO = Path(__file__).resolve().parents[1]
 FOLDS = REPO / "folds"
 #: The float members of the shipped files (`members/README.md`).
 MEMBERS = REPO / "members"
-#: Each folder and the pretrained encoder (`pretrained`) of the shipped member it holds the folds of
-#: (since 2026-12-07 FTm and FTam, whose encoders are fine-tuned; `fom` and `foam` hold the
-#: members shipped before, kept for comparison).
-PRETRAINED = {"r1": "none", "ftm": "csmask-b4", "ftam": "csmask-b4-l2a"}
+#: The folders of the shipped members (since 2026-12-07 R1, FTm and FT3am, whose encoders
+#: are fine-tuned), in `folds/` and in `members/`. The other folders of `folds/` hold members
+#: shipped before or screened, kept for comparison.
+SHIPPED = ("r1", "ftm", "ft3am")
+
+
+def _settings(path: Path) -> dict:
+    return recorded_settings(load_model(path).metadata["train_config"])
+
+
+def _folder_of(member: dict) -> str:
+    """The shipped folder whose fold models were trained with this member's settings."""
+    settings = recorded_settings(member["train_config"])
+    folders = [f for f in SHIPPED if _settings(next((FOLDS / f).glob("*.onnx"))) == settings]
+    assert len(folders) == 1, f"{member['command']}: {len(folders)} folders of folds/ hold its recipe"
+    return folders[0]
 
 
 def _fold_files(recipe: str, cities: list[str]) -> dict[str, Path]:
@@ -32,15 +44,12 @@ def _fold_files(recipe: str, cities: list[str]) -> dict[str, Path]:
 
 def test_every_member_of_the_shipped_ensemble_has_a_fold_folder():
     shipped = load_model(MODELS_DIR / "oscd-rgbn.onnx")
-    recipes = {recorded_settings(m["train_config"])["pretrained"]: m for m in shipped.members}
-    assert set(recipes) == set(PRETRAINED.values())
-    for folder, pretrained in PRETRAINED.items():
+    folders = [_folder_of(member) for member in shipped.members]
+    assert sorted(folders) == sorted(SHIPPED)
+    for folder in SHIPPED:
         files = _fold_files(folder, shipped.train_cities)
         missing = [city for city, path in files.items() if not path.is_file()]
         assert not missing, f"folds/{folder} lacks {missing}"
-        expected = recorded_settings(recipes[pretrained]["train_config"])
-        for path in files.values():
-            assert recorded_settings(load_model(path).metadata["train_config"]) == expected, path
 
 
 #: Every folder of fold models, the shipped members' and those of members shipped before or
@@ -59,14 +68,16 @@ def test_fold_models_never_saw_their_own_city(recipe):
     for city, path in present.items():
         model = load_model(path)
         assert model.train_cities == [c for c in every_city if c != city], path
-        assert f"--exclude {city} " in model.metadata["command"], path  # the recorded command redoes it
+        words = model.metadata["command"].split()
+        excluded = {words[i + 1] for i, word in enumerate(words[:-1]) if word == "--exclude"}
+        assert excluded == {city}, path  # the recorded command redoes it
         assert model.bands == ("blue", "green", "red", "nir"), path
 
 
 @pytest.mark.parametrize("recipe", FOLDERS)
 def test_a_folder_holds_one_recipe(recipe):
     """Its files differ only in the city left out, so their ensemble is one member's folds."""
-    settings = [recorded_settings(load_model(p).metadata["train_config"]) for p in (FOLDS / recipe).glob("*.onnx")]
+    settings = [_settings(p) for p in (FOLDS / recipe).glob("*.onnx")]
     assert settings and all(s == settings[0] for s in settings), f"folds/{recipe} mixes training settings"
 
 
@@ -74,10 +85,8 @@ def test_a_folder_holds_one_recipe(recipe):
 def test_the_float_members_of_each_shipped_file_are_kept(shipped_file):
     """Each member recorded in a shipped file is in members/, trained as recorded, so the file can be rebuilt."""
     shipped = load_model(MODELS_DIR / shipped_file)
-    folder_of = {pretrained: folder for folder, pretrained in PRETRAINED.items()}
     for member in shipped.members:
-        folder = folder_of[recorded_settings(member["train_config"])["pretrained"]]
-        kept = load_model(MEMBERS / folder / member["file"])
+        kept = load_model(MEMBERS / _folder_of(member) / member["file"])
         assert kept.metadata["command"] == member["command"], kept
         assert kept.metadata["train_config"] == member["train_config"], kept
         assert kept.train_cities == shipped.train_cities, kept

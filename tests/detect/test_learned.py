@@ -34,7 +34,7 @@ from sitewatch.pair_radiometry import match_pair
 FIXED_TEST_CITIES = ["aguasclaras", "beirut", "cupertino", "paris"]
 # Measured pooled F1 of the shipped fixed-split model on its four test cities (see the
 # model card) less a margin for library differences; falls when inference breaks.
-FIXED_SPLIT_FLOOR = 0.59
+FIXED_SPLIT_FLOOR = 0.60
 
 
 def _cube(bands: list[str], shape=(40, 48), seed=0) -> xr.DataArray:

@@ -53,7 +53,7 @@ def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfi
     if args.encoder_lr_scale < 0 or (args.encoder_lr_scale > 0 and args.pretrained == "none"):
         _fail(
             f"--encoder-lr-scale {args.encoder_lr_scale}: a fraction of the learning rate (0: frozen, 0.1: "
-            "fine-tuned as the model card's FTm/FTam), for a --pretrained encoder"
+            "fine-tuned as the model card's FTm, 0.3 as its FT3am), for a --pretrained encoder"
         )
     return TrainConfig(
         band_set=band_set or args.band_set,

@@ -1,6 +1,6 @@
 """Drop from a change-model graph what is computed from zeros: a features-only member's first level.
 
-Why: a features-only member (`--features-only`, members FTm and FTam of the shipped
+Why: a features-only member (`--features-only`, members FTm and FT3am of the shipped
 ensemble) multiplies its image input by zero, so its first U-Net level convolves zeros at
 full resolution and its output is exactly 0 (MODEL_CARD.md, Model). Its readers still
 pay for it: the first level itself, the pooled zeros stacked onto the next level's input,
