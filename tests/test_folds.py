@@ -7,6 +7,8 @@ would make those figures wrong without any test of detection noticing.
 
 from __future__ import annotations
 
+import functools
+import shlex
 from pathlib import Path
 
 import pytest
@@ -29,10 +31,16 @@ def _settings(path: Path) -> dict:
     return recorded_settings(load_model(path).metadata["train_config"])
 
 
+@functools.cache
+def _folder_recipe(folder: str) -> dict:
+    """The training settings of a folder's fold models (one recipe per folder, tested below), read once."""
+    return _settings(next((FOLDS / folder).glob("*.onnx")))
+
+
 def _folder_of(member: dict) -> str:
     """The shipped folder whose fold models were trained with this member's settings."""
     settings = recorded_settings(member["train_config"])
-    folders = [f for f in SHIPPED if _settings(next((FOLDS / f).glob("*.onnx"))) == settings]
+    folders = [f for f in SHIPPED if _folder_recipe(f) == settings]
     assert len(folders) == 1, f"{member['command']}: {len(folders)} folders of folds/ hold its recipe"
     return folders[0]
 
@@ -68,7 +76,7 @@ def test_fold_models_never_saw_their_own_city(recipe):
     for city, path in present.items():
         model = load_model(path)
         assert model.train_cities == [c for c in every_city if c != city], path
-        words = model.metadata["command"].split()
+        words = shlex.split(model.metadata["command"])  # written with shlex.quote (sitewatch.train.jobs)
         excluded = {words[i + 1] for i, word in enumerate(words[:-1]) if word == "--exclude"}
         assert excluded == {city}, path  # the recorded command redoes it
         assert model.bands == ("blue", "green", "red", "nir"), path
