@@ -7,6 +7,7 @@ would make those figures wrong without any test of detection noticing.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import shlex
 from pathlib import Path
@@ -15,7 +16,8 @@ import pytest
 
 from sitewatch.bench.folds import fold_model_name
 from sitewatch.detect.learned import MODELS_DIR, load_model
-from sitewatch.train.config import recorded_settings
+from sitewatch.train.__main__ import build_parser, config_from_args
+from sitewatch.train.config import TRAIN_PROG, as_recorded, recorded_settings
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDS = REPO / "folds"
@@ -43,6 +45,14 @@ def _folder_of(member: dict) -> str:
     folders = [f for f in SHIPPED if _folder_recipe(f) == settings]
     assert len(folders) == 1, f"{member['command']}: {len(folders)} folders of folds/ hold its recipe"
     return folders[0]
+
+
+def _recorded_command(command: str) -> argparse.Namespace:
+    """A model's recorded training command, read by the training command line itself."""
+    prog = shlex.split(TRAIN_PROG)
+    words = shlex.split(command)  # written with shlex.quote (config.command_line)
+    assert words[: len(prog)] == prog, command
+    return build_parser().parse_args(words[len(prog) :])
 
 
 def _fold_files(recipe: str, cities: list[str]) -> dict[str, Path]:
@@ -76,9 +86,12 @@ def test_fold_models_never_saw_their_own_city(recipe):
     for city, path in present.items():
         model = load_model(path)
         assert model.train_cities == [c for c in every_city if c != city], path
-        words = shlex.split(model.metadata["command"])  # written with shlex.quote (sitewatch.train.jobs)
-        excluded = {words[i + 1] for i, word in enumerate(words[:-1]) if word == "--exclude"}
-        assert excluded == {city}, path  # the recorded command redoes it
+        recorded = _recorded_command(model.metadata["command"])
+        assert recorded.command == "fit" and recorded.exclude == [city], path  # the recorded command redoes it
+        assert recorded.split is None, path
+        # Run today, that command trains with the settings the file records (a default changed
+        # since would make the model card's commands train something else).
+        assert as_recorded(config_from_args(recorded)) == _settings(path), path
         assert model.bands == ("blue", "green", "red", "nir"), path
 
 
@@ -98,3 +111,7 @@ def test_the_float_members_of_each_shipped_file_are_kept(shipped_file):
         assert kept.metadata["command"] == member["command"], kept
         assert kept.metadata["train_config"] == member["train_config"], kept
         assert kept.train_cities == shipped.train_cities, kept
+        recorded = _recorded_command(member["command"])
+        left_out = "fixed" if shipped_file.endswith("-fixed.onnx") else None
+        assert recorded.exclude is None and recorded.split == left_out, kept
+        assert as_recorded(config_from_args(recorded)) == recorded_settings(member["train_config"]), kept  # redone

@@ -27,14 +27,20 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import shlex
 import shutil
 import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from sitewatch.train.config import ENCODER_FILES, TrainConfig, as_recorded, recorded_settings
+from sitewatch.train.config import (
+    ENCODER_FILES,
+    TRAIN_PROG,
+    TrainConfig,
+    as_recorded,
+    command_line,
+    recorded_settings,
+)
 from sitewatch.train.data import BAND_SETS, FIXED_TEST_CITIES, TrainingData, prepare_oscd
 
 
@@ -43,7 +49,8 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
-def _config(args: argparse.Namespace, band_set: str | None = None) -> TrainConfig:
+def config_from_args(args: argparse.Namespace, band_set: str | None = None) -> TrainConfig:
+    """The training settings the options ask for, checked first (one line and exit 2 for a bad combination)."""
     if args.edge_weight < 0:
         _fail(f"--edge-weight {args.edge_weight}: a loss weight must be 0 or more (1: edges count like any pixel)")
     if args.pretrained != "none" and ((band_set or args.band_set) != "rgbn" or args.siamese):
@@ -131,7 +138,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     if unknown:
         _fail(f"--exclude {', '.join(unknown)}: not a city of {args.data} (have {', '.join(data.cities)})")
     cities = [c for c in data.cities if c not in exclude]
-    config = _config(args)  # checks the options before torch is imported
+    config = config_from_args(args)  # checks the options before torch is imported
     _require_torch(config)
     from sitewatch.train.jobs import run_tasks
 
@@ -140,7 +147,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> None:
     data = _load(args.data)
-    main, rgbn = _config(args, args.band_set), _config(args, "rgbn")
+    main, rgbn = config_from_args(args, args.band_set), config_from_args(args, "rgbn")
     _require_torch(main)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -227,8 +234,9 @@ def cmd_prune(args: argparse.Namespace) -> None:
             _fail(str(exc))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sitewatch.train", description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of every subcommand; also what reads a recorded command back (tests/test_folds.py)."""
+    parser = argparse.ArgumentParser(prog=TRAIN_PROG, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help="align every labelled OSCD city on its label grid into one file")
     p.add_argument("oscd_dir")
@@ -346,10 +354,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("files", nargs="+", help="ONNX files made by `ensemble`")
     p.add_argument("--out", required=True, help="folder for the rewritten files (same names)")
     p.set_defaults(func=cmd_prune)
-    args = parser.parse_args(argv)
-    args.command_line = " ".join(
-        ["python -m sitewatch.train", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]
-    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.command_line = command_line(sys.argv[1:] if argv is None else argv)
     args.func(args)
 
 

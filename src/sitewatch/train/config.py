@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import asdict, dataclass
 
 from sitewatch.train.data import BAND_SETS
@@ -42,6 +43,16 @@ class TrainConfig:
     @property
     def bands(self) -> tuple[str, ...]:
         return BAND_SETS[self.band_set]
+
+
+#: How every training command begins; each model file records its whole command after it
+#: (metadata `command`), words quoted with `shlex.quote` so that `shlex.split` reads them back.
+TRAIN_PROG = "python -m sitewatch.train"
+
+
+def command_line(argv: list[str]) -> str:
+    """The command that made a model, as recorded in its file: rerunnable in a shell as written."""
+    return " ".join([TRAIN_PROG, *map(shlex.quote, argv)])
 
 
 #: The first recipe (member A of the earliest shipped models). A model's recorded settings

@@ -10,7 +10,6 @@ would wait forever.
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import active_children, get_context
 from typing import Any
 
-from sitewatch.train.config import TrainConfig
+from sitewatch.train.config import TrainConfig, command_line
 from sitewatch.train.data import TrainingData
 
 _DATA: TrainingData | None = None
@@ -32,7 +31,7 @@ def run_task(task: Task) -> str:
     name, cities, config, out, device = task
     assert _DATA is not None
     model = train(_DATA, cities, config, device=device, log=lambda m: print(f"[{name}] {m}", flush=True))
-    export_onnx(model, out, command=" ".join(["python -m sitewatch.train", *map(shlex.quote, sys.argv[1:])]))
+    export_onnx(model, out, command=command_line(sys.argv[1:]))
     return f"{name}: threshold {model.threshold}, min region {model.min_region_px} px, {model.seconds:.0f} s"
 
 
