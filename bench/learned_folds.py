@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from sitewatch.base.errors import InputError
 from sitewatch.bench.datasets import oscd_cities, oscd_scenes
 from sitewatch.bench.metrics import Counts, best_pooled_thresholds, confusion, counts_above
 from sitewatch.detect.learned import learned_score, load_model
-from sitewatch.errors import InputError
 from sitewatch.imagery import load_pair
 
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)

@@ -39,7 +39,7 @@ def main() -> None:
     b = pair.before.sel(band=list(S2_BANDS)).values
     a = pair.after.sel(band=list(S2_BANDS)).values
     built = labelled_series(
-        b, a, scene.changed, pair.sources[0].time.value, pair.sources[1].time.value, looks=args.dates // 2
+        b, a, scene.changed, pair.files[0].time.value, pair.files[1].time.value, looks=args.dates // 2
     )
     series = np.ascontiguousarray(built.series[:, :, : args.pixels])
     t, bands, n = series.shape

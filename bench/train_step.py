@@ -26,7 +26,6 @@ from pathlib import Path
 
 import torch
 
-from sitewatch.train.__main__ import _load as load_training_file
 from sitewatch.train.config import TrainConfig
 from sitewatch.train.data import TrainingData
 from sitewatch.train.fit import model_inputs, new_network, recipe_sampler, training_step
@@ -87,7 +86,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--copies", type=int, default=1, help="run this many measurements at once, as plan --jobs does")
     args = parser.parse_args()
-    load_training_file(str(args.training_file))  # the training CLI's one-line errors, before any worker starts
+    TrainingData.load(args.training_file)  # a bad file fails here, before any worker starts
     print(
         f"{args.steps} steps each after 2 warm-up steps, batch 16 x 64 px, {args.threads} thread(s), "
         f"{args.copies} cop{'y' if args.copies == 1 else 'ies'} at once; s/step (ratio to NCHW):"

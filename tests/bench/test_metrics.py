@@ -3,10 +3,10 @@ import itertools
 import numpy as np
 import pytest
 
+from sitewatch.base.errors import InputError
 from sitewatch.bench import Counts, confusion
 from sitewatch.bench.datasets import oscd_change_mask
 from sitewatch.bench.metrics import best_pooled_thresholds, counts_above
-from sitewatch.errors import InputError
 
 
 def test_confusion_counts_only_scored_pixels():

@@ -1,38 +1,16 @@
-"""The `sitewatch` command as a user runs it: real processes, real files, exit codes."""
+"""The `sitewatch` command as a user runs it: real files, exit codes, one error line."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 
+from tests.cli.run import assert_one_line_error, sitewatch
 from tests.conftest import box_polygon, write_geojson
-
-
-def sitewatch(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sitewatch", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-        timeout=600,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, needle: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
-    assert len(errors) == 1 and needle in errors[0], result.stderr
-    # Besides the error, only the ticks of stages that finished before it.
-    assert all(line.startswith("✓") for line in lines if line not in errors), result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +21,7 @@ def paris(oscd_city) -> Path:
 @pytest.fixture(scope="module")
 def detect_run(paris, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    result = sitewatch("detect", paris / "imgs_1", paris / "imgs_2", "--site", paris / "paris.geojson", "--out", out)
+    result = sitewatch("detect", paris / "paris.geojson", paris / "imgs_1", paris / "imgs_2", "--out", out)
     return result, out
 
 
@@ -83,7 +61,7 @@ def test_detect_progress_reports_each_stage(detect_run):
 
 def test_detect_learned(tmp_path, paris):
     out = tmp_path / "learned"
-    args = ("detect", paris / "imgs_1", paris / "imgs_2", "--site", paris / "paris.geojson", "--out", out)
+    args = ("detect", paris / "paris.geojson", paris / "imgs_1", paris / "imgs_2", "--out", out)
     result = sitewatch(*args, "--method", "learned")
     assert result.returncode == 0, result.stderr
     detector = json.loads((out / "summary.json").read_text())["detector"]
@@ -96,14 +74,14 @@ def test_detect_learned(tmp_path, paris):
 def test_unreadable_raster(tmp_path, paris):
     bad = tmp_path / "after.tif"
     bad.write_bytes(b"II*\x00garbage")
-    result = sitewatch("detect", paris / "imgs_1", bad, "--site", paris / "paris.geojson", "--out", tmp_path / "o")
+    result = sitewatch("detect", paris / "paris.geojson", paris / "imgs_1", bad, "--out", tmp_path / "o")
     assert_one_line_error(result, "cannot be read as a raster")
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
 def test_raster_not_overlapping_the_site(tmp_path, paris):
     site = write_geojson(tmp_path / "pisa.geojson", box_polygon(10.39, 43.70, 10.40, 43.71), name="elsewhere")
-    result = sitewatch("detect", paris / "imgs_1", paris / "imgs_2", "--site", site, "--out", tmp_path / "o")
+    result = sitewatch("detect", site, paris / "imgs_1", paris / "imgs_2", "--out", tmp_path / "o")
     assert_one_line_error(result, "does not overlap the site")
 
 
@@ -115,7 +93,7 @@ def test_non_georeferenced_image(tmp_path, paris):
         plain, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype
     ) as dst:
         dst.write(data, 1)
-    result = sitewatch("detect", paris / "imgs_1", plain, "--site", paris / "paris.geojson", "--out", tmp_path / "o")
+    result = sitewatch("detect", paris / "paris.geojson", paris / "imgs_1", plain, "--out", tmp_path / "o")
     assert_one_line_error(result, "not georeferenced")
 
 
@@ -127,7 +105,7 @@ def test_bad_site_files(tmp_path, paris):
     assert_one_line_error(sitewatch("sites", "check", zero), "no area")
     swapped = write_geojson(tmp_path / "swapped.geojson", box_polygon(48.83, 2.31, 48.84, 2.32))
     assert_one_line_error(
-        sitewatch("detect", paris / "imgs_1", paris / "imgs_2", "--site", swapped, "--out", tmp_path / "o"),
+        sitewatch("detect", swapped, paris / "imgs_1", paris / "imgs_2", "--out", tmp_path / "o"),
         "does not overlap",
     )  # in range both ways: only the imagery can tell
     swapped_far = write_geojson(tmp_path / "sydney.geojson", box_polygon(-33.87, 151.20, -33.86, 151.21))
@@ -158,8 +136,8 @@ def test_self_intersecting_site_is_repaired_with_a_note(tmp_path):
 
 
 def test_bad_options(tmp_path, paris):
-    base = ["detect", paris / "imgs_1", paris / "imgs_2", "--site", paris / "paris.geojson", "--out", tmp_path / "o"]
-    assert_one_line_error(sitewatch(*base, "--method", "magic"), "--method 'magic'")
+    base = ["detect", paris / "paris.geojson", paris / "imgs_1", paris / "imgs_2", "--out", tmp_path / "o"]
+    assert_one_line_error(sitewatch(*base, "--method", "magic"), "'magic' is not one of 'cva'")
     assert_one_line_error(sitewatch(*base, "--threshold", "fixed"), "needs --threshold-value")
     assert_one_line_error(sitewatch(*base, "--before-date", "yesterday"), "not a date")
 

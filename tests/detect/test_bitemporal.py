@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sitewatch.detect.bitemporal import chi2_sf, cva_score, irmad
+from sitewatch.base.stats import chi2_sf
+from sitewatch.detect.bitemporal import cva_score, irmad
 
 
 @pytest.mark.parametrize("dof", [1, 2, 3, 6, 10, 13])

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from sitewatch.base.errors import InputError
+from sitewatch.base.pair_radiometry import match_pair
 from sitewatch.bench import oscd_scenes, run_benchmark
 from sitewatch.bench.metrics import confusion
 from sitewatch.detect import default_config, detect
@@ -27,9 +29,7 @@ from sitewatch.detect.learned import (
     tile_grid,
     tile_layout,
 )
-from sitewatch.errors import InputError
 from sitewatch.imagery import load_pair
-from sitewatch.pair_radiometry import match_pair
 
 FIXED_TEST_CITIES = ["aguasclaras", "beirut", "cupertino", "paris"]
 # Measured pooled F1 of the shipped fixed-split model on its four test cities (see the
@@ -171,7 +171,7 @@ def test_an_8_bit_int8_file_is_refused_only_where_it_would_be_wrong(monkeypatch)
     import sitewatch.detect.learned as learned
 
     model = load_model(MODELS_DIR / "oscd-rgbn.onnx")
-    old = dataclasses.replace(model, metadata={k: v for k, v in model.metadata.items() if k != "weight_bits"})
+    old = dataclasses.replace(model, meta=dataclasses.replace(model.meta, weight_bits=None))
     cube = _cube(list(model.bands), (32, 32)).values
     monkeypatch.setattr(learned, "cpu_lacks_vnni", lambda: True)
     with pytest.raises(InputError, match="8-bit weights, which this CPU"):
@@ -238,3 +238,23 @@ def test_fixed_split_accuracy(oscd_root):
     )
     assert result.pooled.f1 >= FIXED_SPLIT_FLOOR
     assert result.scenes["beirut"].f1 > 0.4 and result.scenes["cupertino"].f1 > 0.5
+
+
+def test_the_shipped_files_are_the_released_bytes(tmp_path, monkeypatch):
+    """Each shipped file matches models/SHA256SUMS; an altered copy there is refused with one line."""
+    import hashlib
+    import shutil
+
+    import sitewatch.detect.learned as learned
+
+    sums = learned.shipped_checksums()
+    assert set(sums) == {"oscd-rgbn.onnx", "oscd-rgbn-fixed.onnx"}
+    for name, digest in sums.items():
+        assert hashlib.sha256((MODELS_DIR / name).read_bytes()).hexdigest() == digest
+    altered = tmp_path / "models"
+    altered.mkdir()
+    shutil.copy(MODELS_DIR / "SHA256SUMS", altered)
+    (altered / "oscd-rgbn.onnx").write_bytes((MODELS_DIR / "oscd-rgbn.onnx").read_bytes() + b"\0")
+    monkeypatch.setattr(learned, "MODELS_DIR", altered)
+    with pytest.raises(InputError, match="not the one shipped"):
+        load_model(altered / "oscd-rgbn.onnx")

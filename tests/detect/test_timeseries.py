@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sitewatch.base.stats import chi2_sf
 from sitewatch.bench import oscd_scenes
 from sitewatch.bench.series import dating_counts
-from sitewatch.detect.timeseries import BreakConfig, chi2_sf, detect_breaks, per_pixel_reference
+from sitewatch.detect.timeseries import BreakConfig, detect_breaks, per_pixel_reference
 
 
 def _synthetic(n=300, t=20, b=3, seed=0):

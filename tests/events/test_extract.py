@@ -4,27 +4,26 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
-import xarray as xr
 from affine import Affine
 from odc.geo.geobox import GeoBox
-from odc.geo.xr import xr_coords
 from shapely.geometry import box
 
-from sitewatch.detect import ChangeResult, default_config
 from sitewatch.events import extract_events, write_events
-from sitewatch.imagery import ImagePair
+from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
 from sitewatch.imagery.dates import AcquisitionTime
 from sitewatch.imagery.local import ImageSource
 
+DAYS = (("before", "2020-01-05"), ("after", "2021-02-10"))
 
-def _pair_and_result(mask: np.ndarray, site_mask: np.ndarray | None = None):
-    # 10 m grid in UTM 36N near Beirut.
+
+def _cube_and_change(mask: np.ndarray, site_mask: np.ndarray | None = None):
+    """A cube of two looks (10 m grid in UTM 36N near Beirut) whose second look changed where `mask`, and a score."""
     geobox = GeoBox(mask.shape, Affine(10, 0, 730000, 0, -10, 3755000), "EPSG:32636")
-    coords = {"band": ["blue", "green", "red", "nir", "swir16"], **xr_coords(geobox, dims=("y", "x"))}
+    bands = ["blue", "green", "red", "nir", "swir16"]
     before = np.ones((5, *mask.shape), "float32") * np.array([700, 900, 700, 3500, 1800], "float32")[:, None, None]
     after = before.copy()
     after[:, mask] = np.array([1200, 1500, 1900, 2400, 3200], "float32")[:, None]
-    sources = tuple(
+    files = [
         ImageSource(
             path=Path(f"/data/{n}.tif"),
             bands=[],
@@ -33,26 +32,19 @@ def _pair_and_result(mask: np.ndarray, site_mask: np.ndarray | None = None):
             crs_wkt="",
             footprint_wgs84=box(0, 0, 1, 1),
         )
-        for n, d in (("before", "2020-01-05"), ("after", "2021-02-10"))
-    )
-    pair = ImagePair(
-        xr.DataArray(before, dims=("band", "y", "x"), coords=coords),
-        xr.DataArray(after, dims=("band", "y", "x"), coords=coords),
-        sources,
+        for n, d in DAYS
+    ]
+    scenes = [SceneInfo(id=n, datetime=f"{d}T00:00:00Z", source="local") for n, d in DAYS]
+    times = [np.datetime64(d, "ns") for _, d in DAYS]
+    cube = SceneCube(
+        cube_array(np.stack([before, after]), times, bands, geobox),
+        scenes,
         geobox,
-        None,
         np.ones(mask.shape, bool) if site_mask is None else site_mask,
+        files=files,
     )
     score = np.where(mask, 6.0, 0.5).astype("float32")
-    spatial = {k: v for k, v in coords.items() if k != "band"}
-    result = ChangeResult(
-        xr.DataArray(score, dims=("y", "x"), coords=spatial),
-        xr.DataArray(mask, dims=("y", "x"), coords=spatial),
-        3.0,
-        default_config("cva"),
-        ["blue"],
-    )
-    return pair, result
+    return cube, score
 
 
 def test_regions_become_measured_dated_events():
@@ -60,8 +52,8 @@ def test_regions_become_measured_dated_events():
     mask[5:15, 5:25] = True  # 200 px = 20,000 m2
     mask[30:33, 30:33] = True  # 9 px
     mask[40, 40] = mask[41, 41] = True  # two pixels touching at a corner: one region
-    pair, result = _pair_and_result(mask)
-    events = extract_events(result, pair)
+    cube, score = _cube_and_change(mask)
+    events = extract_events(cube, mask, score)
     assert [e.pixel_count for e in events] == [200, 9, 2]
     assert [e.id for e in events] == ["E0001", "E0002", "E0003"]
     big = events[0]
@@ -80,8 +72,8 @@ def test_changes_only_in_the_margin_are_not_events():
     mask[20:25, 20:25] = True
     site = np.zeros((30, 30), bool)
     site[15:, 15:] = True
-    pair, result = _pair_and_result(mask, site)
-    events = extract_events(result, pair)
+    cube, score = _cube_and_change(mask, site)
+    events = extract_events(cube, mask, score)
     assert len(events) == 1 and events[0].pixel_count == 25
 
 
@@ -89,8 +81,8 @@ def test_export_formats(tmp_path):
     mask = np.zeros((30, 30), bool)
     mask[2:6, 2:6] = True
     mask[10:20, 10:12] = True
-    pair, result = _pair_and_result(mask)
-    events = extract_events(result, pair)
+    cube, score = _cube_and_change(mask)
+    events = extract_events(cube, mask, score)
     paths = write_events(events, tmp_path, metadata={"method": "cva"})
     doc = json.loads(paths["geojson"].read_text())
     assert doc["sitewatch"] == {"method": "cva"}

@@ -6,7 +6,7 @@ import rasterio
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from shapely.geometry import box
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
 from sitewatch.imagery import geobox_of, load_pair, open_image
 from sitewatch.sites import Site, read_sites
 
@@ -27,9 +27,8 @@ def test_pair_on_site_utm_grid(oscd_city):
     assert abs(pair.geobox.resolution.x) == 10  # finest native band, snapped
     assert pair.before.shape == pair.after.shape and pair.before.shape[0] == 13
     assert pair.pixel_area_m2 == 100
-    cube = pair.cube()
-    assert cube.dims == ("time", "band", "y", "x")
-    assert [str(t)[:10] for t in cube.time.values] == ["2016-11-30", "2017-11-07"]
+    assert len(pair) == 2 and pair.data.dims == ("time", "band", "y", "x")
+    assert [str(t)[:10] for t in pair.times] == ["2016-11-30", "2017-11-07"]
     assert pair.site_mask.mean() > 0.8
 
 

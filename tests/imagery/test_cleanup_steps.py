@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sitewatch.base.bands import ATMOSPHERIC
 from sitewatch.imagery import load_pair
-from sitewatch.imagery.bands import ATMOSPHERIC
 from sitewatch.imagery.composite import composite
 from sitewatch.imagery.coregister import apply_shift, coregister, estimate_shift
+from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
 from sitewatch.imagery.normalize import normalise_scene, orthogonal_fit
-from sitewatch.imagery.scenes import SceneCube, SceneInfo, cube_array
 from sitewatch.sites import read_sites
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
 from sitewatch.imagery.dates import parse_time, time_from_name, time_from_oscd_dates, time_from_tags
 
 

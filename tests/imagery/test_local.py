@@ -3,7 +3,7 @@ import pytest
 import rasterio
 from odc.geo.geobox import GeoBox
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
 from sitewatch.imagery import load_image, open_image, snap_resolution
 
 

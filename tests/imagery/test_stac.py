@@ -18,9 +18,9 @@ import rasterio
 import rasterio.shutil
 from rasterio.warp import transform_bounds
 
-from sitewatch.errors import InputError
+from sitewatch.base.bands import SENTINEL2
+from sitewatch.base.errors import InputError
 from sitewatch.imagery import load_pair
-from sitewatch.imagery.bands import SENTINEL2
 from sitewatch.imagery.stac import Collection, StacSource, load_items, search_items
 from sitewatch.sites import read_sites
 from tests.servers.harness import free_port, start_stack
@@ -216,8 +216,8 @@ def test_server_down(site):
 
 def test_local_series_merges_with_stac_scenes(stack, site, local_pair, oscd_city, tmp_path):
     """An analyst's own files (here the OSCD folders, dated by dates.txt) join the STAC scenes."""
+    from sitewatch.imagery.cube import merge_cubes
     from sitewatch.imagery.local_series import load_series, open_series
-    from sitewatch.imagery.scenes import merge_cubes
 
     city = oscd_city("paris")
     for name in ("imgs_1", "imgs_2"):
@@ -236,7 +236,7 @@ def test_local_series_merges_with_stac_scenes(stack, site, local_pair, oscd_city
 
 def test_monitor_from_stac_then_from_the_cache(stack, site, tmp_path):
     """The whole monitor job on the STAC server; the re-run reads no pixel from it."""
-    from sitewatch.monitor import MonitorConfig, run_monitor
+    from sitewatch.jobs.series import MonitorConfig, run_monitor
 
     config = MonitorConfig(
         start="2016-10-01", end="2017-12-31", sources=[stack.api.url], collection="oscd-monitor", max_cloud=50

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from sitewatch.detect import default_config
-from sitewatch.pipeline import run_two_date
+from sitewatch.jobs.two_date import run_two_date
 from sitewatch.report import render_report
 from sitewatch.sites import read_sites
 
@@ -20,8 +20,12 @@ def paris_run(oscd_city):
     return run_two_date(folder / "imgs_1", folder / "imgs_2", site, default_config("cva"))
 
 
+def _render(run) -> str:
+    return render_report(run.site, run.summary(), run.cube, run.result.mask.values, run.result.score.values, run.events)
+
+
 def test_report_is_self_contained_and_escaped(paris_run):
-    html = render_report(paris_run)
+    html = _render(paris_run)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "Paris &lt;b&gt;Bercy&lt;/b&gt; &amp; co" in html
     assert not re.search(r"""(src|href)=["']?https?://""", html)  # nothing fetched from the web
@@ -29,8 +33,8 @@ def test_report_is_self_contained_and_escaped(paris_run):
 
 
 def test_report_traces_every_figure(paris_run):
-    html = render_report(paris_run)
-    for source in paris_run.pair.sources:
+    html = _render(paris_run)
+    for source in paris_run.cube.files:
         for digest in source.checksums.values():
             assert digest in html
     assert "2016-11-30" in html and "2017-11-07" in html

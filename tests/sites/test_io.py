@@ -5,7 +5,7 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import box
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
 from sitewatch.sites import Site, read_sites, write_sites
 from tests.conftest import box_polygon, write_geojson
 

@@ -1,7 +1,7 @@
 import pytest
 from shapely.geometry import LineString, Point, Polygon, box
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
 from sitewatch.sites import check_geometry
 
 # A 1 km x ~1.1 km block in Tehran's south (lon, lat).

@@ -12,7 +12,7 @@ import pytest
 from shapely.geometry import box
 from sqlalchemy import func, select
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
 from sitewatch.events.extract import Event as Detected
 from sitewatch.sites import Site
 from sitewatch.store import open_store
@@ -127,6 +127,8 @@ def test_store_from_a_newer_sitewatch(store_url):
 RECORD = """
 import sys
 from datetime import UTC, datetime
+from tests.crashpoints import install_from_env
+install_from_env()
 from tests.store.test_repo import SITE, detected
 from sitewatch.store import open_store
 from sitewatch.store.repo import add_site, record_run

@@ -13,10 +13,10 @@ import pytest
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
+from sitewatch.base.pair_radiometry import match_pair  # noqa: E402
 from sitewatch.detect.learned import learned_score, load_model  # noqa: E402
-from sitewatch.pair_radiometry import match_pair  # noqa: E402
+from sitewatch.modelops.ensemble import FROZEN_SCOPE  # noqa: E402
 from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
-from sitewatch.train.ensemble import FROZEN_SCOPE  # noqa: E402
 from sitewatch.train.fit import (  # noqa: E402
     TrainConfig,
     _loss,
@@ -96,7 +96,7 @@ def test_plan_keeps_models_trained_before_an_option_existed(data, tmp_path):
     """A model whose metadata predates an option counts as trained with its default."""
     import onnx
 
-    from sitewatch.train.__main__ import _trained_with
+    from sitewatch.train.jobs import trained_with as _trained_with
 
     config = TrainConfig(band_set="rgbn", steps=2, batch=2, patch=32, widths=(8, 8, 8, 8))
     path = export_onnx(train(data, ["a"], config), tmp_path / "m.onnx")
@@ -116,12 +116,15 @@ def test_plan_keeps_models_trained_before_an_option_existed(data, tmp_path):
 
 def test_plan_with_rgbn_bands_trains_every_fold_on_them(data, tmp_path):
     """`plan --band-set rgbn` makes an RGB+NIR recipe whose folds can join a Sentinel-2 ensemble."""
-    from sitewatch.train.__main__ import main
+    from tests.cli.run import sitewatch
 
     data.save(tmp_path / "train.npz")
     out = tmp_path / "models"
-    small = ["--steps", "2", "--batch", "2", "--patch", "32", "--widths", "8", "8", "8", "8"]
-    main(["plan", str(tmp_path / "train.npz"), "--out", str(out), "--band-set", "rgbn", *small])
+    small = ["--steps", "2", "--batch", "2", "--patch", "32", *["--width", "8"] * 4]
+    result = sitewatch("model", "plan", tmp_path / "train.npz", "--out", out, "--band-set", "rgbn", *small)
+    assert result.returncode == 0, result.stderr
+    command = load_model(out / "all.onnx").metadata["command"]
+    assert command.startswith("sitewatch model plan ") and "--band-set rgbn" in command  # the command that redoes it
     names = sorted(p.name for p in out.glob("*.onnx"))
     assert names == ["all.onnx", "fixed.onnx", "loco-a.onnx", "loco-b.onnx", "rgbn-all.onnx", "rgbn-fixed.onnx"]
     assert {load_model(out / n).bands for n in names} == {RGBN_BANDS}

@@ -17,7 +17,7 @@ import numpy as np
 import rasterio
 from odc.geo.geobox import GeoBox
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
 from sitewatch.imagery import geobox_of, open_image
 from sitewatch.imagery.local import ImageSource
 

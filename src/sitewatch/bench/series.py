@@ -11,9 +11,18 @@ dated changed pixel has its bracket exactly there; the labels say which pixels c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
+import rasterio
 from scipy import ndimage
+
+from sitewatch.base.bands import S2_BANDS
+from sitewatch.base.errors import InputError
+from sitewatch.detect.timeseries import detect_breaks
+from sitewatch.imagery import load_pair
+from sitewatch.sites import read_sites, write_sites
 
 #: Days between looks (Sentinel-2 revisit with both satellites).
 REVISIT_DAYS = 5
@@ -74,18 +83,14 @@ def labelled_series(
 
 def dating_counts(scene, looks: int = 6, bands: tuple[str, ...] | None = None) -> dict[str, float]:
     """Detection and dating counts of the break detector on a series built from one labelled scene."""
-    from sitewatch.detect.timeseries import detect_breaks
-    from sitewatch.imagery import load_pair
-    from sitewatch.train.data import S2_BANDS
-
     pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
     keys = list(bands or S2_BANDS)
     built = labelled_series(
         pair.before.sel(band=keys).values,
         pair.after.sel(band=keys).values,
         scene.changed,
-        pair.sources[0].time.value,
-        pair.sources[1].time.value,
+        pair.files[0].time.value,
+        pair.files[1].time.value,
         looks=looks,
     )
     result = detect_breaks(built.series)
@@ -99,3 +104,66 @@ def dating_counts(scene, looks: int = 6, bands: tuple[str, ...] | None = None) -
         "unchanged": int((~ref).sum()),
         "cloud_share": built.cloud_share,
     }
+
+
+#: Looks of each real date in a demo series, and how far apart they are.
+DEMO_LOOKS = 4
+
+
+def write_dated_series(city_folder: Path, out: Path, looks: int = DEMO_LOOKS, seed: int = 0) -> tuple[Path, Path]:
+    """Dated GeoTIFFs of one OSCD city, built from its real pair, and a site file for it.
+
+    `looks` looks of each real date (the first ending at date 1, the second starting at
+    date 2, `REVISIT_DAYS` apart), each with its own gain, noise and clouds written as no
+    data, plus one look clouded over most of the site: a series that `monitor` and the
+    watchlist read as they would a folder of the analyst's own scenes. Returns (site
+    file, scene folder). The real change lies between the two real dates.
+    """
+
+    name = city_folder.name
+    site = read_sites(city_folder / f"{name}.geojson").get(None)
+    site.id, site.name = f"oscd-{name}", f"OSCD {name} (demo)"
+    pair = load_pair(city_folder / "imgs_1", city_folder / "imgs_2", site=site)
+    if any(f.time.value is None for f in pair.files):
+        raise InputError(f"{city_folder}: no acquisition dates (dates.txt); give an OSCD city folder")
+    days = [date.fromisoformat(str(f.time.value)[:10]) for f in pair.files]
+    scenes = out / "scenes"
+    scenes.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    clouds = cloud_masks(rng, 2 * looks, pair.geobox.shape.yx, 0.3)
+    profile = {
+        "driver": "GTiff",
+        "width": pair.geobox.shape.x,
+        "height": pair.geobox.shape.y,
+        "count": len(pair.bands),
+        "dtype": "float32",
+        "crs": str(pair.geobox.crs),
+        "transform": pair.geobox.affine,
+        "nodata": float("nan"),
+        "tiled": True,
+        "compress": "deflate",
+    }
+
+    def write(day: date, values: np.ndarray) -> None:
+        with rasterio.open(scenes / f"{name}_{day.isoformat()}.tif", "w", **profile) as dst:
+            dst.write(values.astype("float32"))
+            for i, band in enumerate(pair.bands, start=1):
+                dst.set_band_description(i, band)
+
+    for i in range(2 * looks):
+        first = i < looks
+        real = (pair.before if first else pair.after).values
+        day = (
+            days[0] - timedelta(days=REVISIT_DAYS * (looks - 1 - i))
+            if first
+            else days[1] + timedelta(days=REVISIT_DAYS * (i - looks))
+        )
+        look = real * (1 + 0.01 * rng.standard_normal((real.shape[0], 1, 1)))
+        look[:, clouds[i]] = np.nan
+        write(day, look)
+    overcast = pair.after.values.copy()
+    overcast[:, : int(overcast.shape[1] * 0.8)] = np.nan
+    write(days[1] + timedelta(days=2), overcast)
+    site_file = out / "site.geojson"
+    write_sites([site], site_file)
+    return site_file, scenes

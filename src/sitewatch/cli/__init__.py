@@ -1,6 +1,15 @@
-"""Command-line interface (Typer + Rich)."""
+"""Command-line interface (Typer + Rich): parse, call the jobs and the store, print."""
 
-from sitewatch.cli import bench_cmd, demo_cmd, detect_cmd, monitor_cmd, sites_cmd, store_cmd  # noqa: F401  (register commands)
-from sitewatch.cli.app import app, main
+from sitewatch.cli import (  # noqa: F401  (each module registers its commands)
+    bench_cmd,
+    demo_cmd,
+    detect_cmd,
+    events_cmd,
+    model_cmd,
+    monitor_cmd,
+    sites_cmd,
+    watchlist_cmd,
+)
+from sitewatch.cli.app import app, main, run
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]

@@ -1,6 +1,9 @@
-"""The `sitewatch` command: sub-commands and the error policy.
+"""The `sitewatch` command: the command groups, the store options and the error policy.
 
 Exit codes: 0 ok, 2 bad input (one line saying what to do), 1 internal error.
+
+Command modules import the imaging stack inside their commands, not at the top, so that
+`sitewatch --help` and `--version` start without loading GDAL, xarray or ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -8,24 +11,77 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
 from sitewatch import __version__
+from sitewatch.base.errors import InputError
 from sitewatch.cli.console import console, error_line
-from sitewatch.errors import InputError
 
-app = typer.Typer(
-    name="sitewatch",
-    help="Watch known sites with satellite imagery: detect, measure and document change.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-sites_app = typer.Typer(help="Check and convert site files; keep the watchlist.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmark the detectors on labelled real imagery.", no_args_is_help=True)
-app.add_typer(sites_app, name="sites")
-app.add_typer(bench_app, name="bench")
+HELP = "Watch known sites with satellite imagery: detect, date, measure and document change."
+
+
+def typer_app(help_text: str) -> typer.Typer:
+    """A command group with the project's settings (no completion, no pretty tracebacks)."""
+    return typer.Typer(
+        help=help_text,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode=None,  # plain help: no `<bool>` metavars, and `[train]` stays as written
+    )
+
+
+app = typer_app(HELP)
+sites_app = typer_app("Site files: check and convert GeoJSON, KML/KMZ and GeoPackage.")
+watchlist_app = typer_app("The watchlist in the store: sites, their alert rules, and runs since the last one.")
+events_app = typer_app("Change events in the store: list, review, report, export.")
+bench_app = typer_app("Benchmark the detectors on labelled real imagery.")
+model_app = typer_app("Train and assemble the learned detector (needs the [train] extra for fit and plan).")
+for group, name in (
+    (sites_app, "sites"),
+    (watchlist_app, "watchlist"),
+    (events_app, "events"),
+    (bench_app, "bench"),
+    (model_app, "model"),
+):
+    app.add_typer(group, name=name)
+
+
+class StoreOptions:
+    """Where the store is, as the group's options said (read by every store command)."""
+
+    def __init__(self, url: str | None, upgrade: bool) -> None:
+        self.url, self.upgrade = url, upgrade
+
+    def session(self):  # -> sqlalchemy.orm.Session
+        from sitewatch.store import open_store  # lazy: SQLAlchemy is not needed for --help
+
+        return open_store(self.url, upgrade=self.upgrade).session()
+
+
+def store_options(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="SITEWATCH_DB",
+            help="Store URL: sqlite:///FILE or postgresql://... (default: ~/.local/share/sitewatch/store.db).",
+        ),
+    ] = None,
+    upgrade_store: Annotated[
+        bool, typer.Option("--upgrade-store", help="Migrate a store made by an older sitewatch (back it up first).")
+    ] = False,
+) -> None:
+    """The store options, declared once for every group that works on the store."""
+    ctx.obj = StoreOptions(db, upgrade_store)
+
+
+watchlist_app.callback()(store_options)
+events_app.callback()(store_options)
 
 
 def _version(value: bool) -> None:
@@ -36,24 +92,45 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
-    """sitewatch."""
+    """Watch known sites with satellite imagery: detect, date, measure and document change."""
 
 
-def main() -> None:
-    """Console entry point."""
+#: The words of the command line being run (after `sitewatch`): model files record them.
+invoked: list[str] = []
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run the command line on `args` (default: sys.argv) under the error policy; the exit code."""
     warnings.filterwarnings("ignore", module="rasterio")
+    words = list(args) if args is not None else sys.argv[1:]
+    invoked[:] = words
     try:
-        app()
+        code = app(args=words, standalone_mode=False, prog_name="sitewatch")
     except InputError as exc:
         error_line(str(exc))
-        sys.exit(2)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        error_line("interrupted; nothing was written for the unfinished step")
+        return 130
+    except typer.TyperException as exc:  # a usage error: unknown option, bad choice, missing argument
+        context = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:  # a group without a command
+            console.print(context.get_help(), markup=False, highlight=False)
+            return 0
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        error_line(" ".join(message.split()) + "; see --help")
+        return 2
     except KeyboardInterrupt:
         error_line("interrupted; nothing was written for the unfinished step")
-        sys.exit(130)
+        return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except Exception as exc:
         if os.environ.get("SITEWATCH_DEBUG"):
             raise
@@ -61,4 +138,10 @@ def main() -> None:
             f"internal error ({type(exc).__name__}: {exc}); this is a bug in sitewatch - "
             "rerun with SITEWATCH_DEBUG=1 for the traceback and report it"
         )
-        sys.exit(1)
+        return 1
+    return code if isinstance(code, int) else 0
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(run())

@@ -13,48 +13,40 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sitewatch.bench import BenchmarkResult, Scene, landsat_scenes, oscd_scenes, run_benchmark
-from sitewatch.bench.folds import CV_MODES, default_models_dir, ensure_fold_model, fold_cities
+from sitewatch.base.errors import InputError
+from sitewatch.base.vocab import CrossValidation, Method, ThresholdRule
 from sitewatch.cli.app import bench_app
 from sitewatch.cli.console import StageProgress, stdout
-from sitewatch.detect import METHODS, default_config
-from sitewatch.detect.threshold import METHODS as THRESHOLDS
-from sitewatch.errors import InputError
 
 MethodOption = Annotated[
-    list[str] | None,
-    typer.Option("--method", help=f"Detector(s) to run, repeatable: {', '.join(METHODS)} (default: all)."),
+    list[Method] | None, typer.Option("--method", help="Detector(s) to run, repeatable (default: all).")
 ]
 CityOption = Annotated[list[str] | None, typer.Option("--city", help="Only these scenes (repeatable).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
 ThresholdOption = Annotated[
-    str | None, typer.Option("--threshold", help="Override every method's threshold rule: otsu, ki or fixed.")
+    ThresholdRule | None, typer.Option("--threshold", help="Override every method's threshold rule.")
 ]
 ThresholdValueOption = Annotated[float | None, typer.Option("--threshold-value", help="Value for --threshold fixed.")]
 CvOption = Annotated[
-    str,
+    CrossValidation,
     typer.Option(
         "--cv",
         help="Learned method only: none (shipped model, trained on every OSCD city: in-sample), "
         "fixed (model trained without aguasclaras, beirut, cupertino, paris; scores those four) "
-        "or loco (leave-one-city-out; missing fold models are trained first).",
+        "or loco (leave-one-city-out, from the fold models in --models-dir).",
     ),
 ]
 ModelsDirOption = Annotated[
     Path | None,
-    typer.Option("--models-dir", help="Folder of fold models for --cv (default: the user cache)."),
+    typer.Option("--models-dir", help="Folder of fold models for --cv (default: ~/.cache/sitewatch/oscd-models)."),
 ]
 
 
-def _methods(requested: list[str] | None) -> list[str]:
-    methods = requested or list(METHODS)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise InputError(f"--method {', '.join(unknown)} is not known; use {', '.join(METHODS)}")
-    return methods
+def _methods(requested: list[Method] | None) -> list[str]:
+    return [str(m) for m in (requested or list(Method))]
 
 
-def _table(result: BenchmarkResult) -> Table:
+def _table(result) -> Table:  # a sitewatch.bench.BenchmarkResult
     table = Table(title=f"{result.dataset} · {result.config.method}", title_justify="left")
     for column in ("scene", "precision", "recall", "F1", "IoU", "kappa", "TP", "FP", "FN", "s"):
         table.add_column(column, justify="left" if column == "scene" else "right")
@@ -83,18 +75,19 @@ def _table(result: BenchmarkResult) -> Table:
 def _run(
     dataset: str,
     data_dir: Path,
-    scenes: Callable[[], Iterable[Scene]],
+    scenes: Callable[[], Iterable],
     methods: list[str],
     as_json: bool,
-    threshold: str | None = None,
+    threshold: ThresholdRule | None = None,
     threshold_value: float | None = None,
-    fold_model: Callable[[str, StageProgress], Path | None] | None = None,
-    cv: str = "none",
+    fold_model: Callable[[str], Path | None] | None = None,
+    cv: CrossValidation = CrossValidation.none,
 ) -> None:
-    if threshold is not None and threshold not in THRESHOLDS:
-        raise InputError(f"--threshold '{threshold}' is not known; use one of {', '.join(THRESHOLDS)}")
-    if threshold == "fixed" and threshold_value is None:
+    if threshold == ThresholdRule.fixed and threshold_value is None:
         raise InputError("--threshold fixed needs --threshold-value")
+    from sitewatch.bench import run_benchmark  # lazy: keeps `--help` fast
+    from sitewatch.detect import default_config
+
     results = []
     for method in methods:
         config = default_config(method, threshold=threshold, threshold_value=threshold_value)
@@ -104,7 +97,7 @@ def _run(
             if method == "learned" and fold_model is not None:
 
                 def per_scene(name: str, config=config) -> object:
-                    path = fold_model(name, progress)
+                    path = fold_model(name)
                     return replace(config, model=str(path)) if path else config
 
             result = run_benchmark(
@@ -141,38 +134,40 @@ def _cv_note(cv: str) -> str:
 @bench_app.command("oscd")
 def oscd(
     data_dir: Annotated[
-        Path, typer.Argument(help="OSCD root (holding the '... - Images' and '... - Train Labels' folders).")
+        Path,
+        typer.Argument(
+            help="OSCD root (holding the '... - Images' and '... - Train Labels' folders).", metavar="OSCD_DIR"
+        ),
     ],
     method: MethodOption = None,
     city: CityOption = None,
     as_json: JsonOption = False,
     threshold: ThresholdOption = None,
     threshold_value: ThresholdValueOption = None,
-    cv: CvOption = "none",
+    cv: CvOption = CrossValidation.none,
     models_dir: ModelsDirOption = None,
 ) -> None:
     """OSCD (Sentinel-2, 14 labelled cities): per-city and pooled precision, recall, F1, IoU, kappa."""
-    if cv not in CV_MODES:
-        raise InputError(f"--cv '{cv}' is not known; use one of {', '.join(CV_MODES)}")
+    from sitewatch.bench.datasets import oscd_cities, oscd_scenes  # lazy: keeps `--help` fast
+    from sitewatch.bench.folds import default_models_dir, fold_cities, fold_model
+
     folder = models_dir or default_models_dir()
 
-    def fold_model(name: str, progress: StageProgress) -> Path | None:
-        return ensure_fold_model(cv, name, data_dir, folder, log=progress.detail)
+    def model_for(name: str) -> Path | None:
+        return fold_model(str(cv), name, folder)
 
-    def scenes() -> Iterable[Scene]:
+    def scenes() -> Iterable:
         chosen = list(city) if city else None
-        if cv != "none" and "learned" in (method or []):
-            from sitewatch.bench.datasets import oscd_cities
-
-            chosen = fold_cities(cv, chosen or oscd_cities(data_dir))
+        if cv != CrossValidation.none and Method.learned in (method or []):
+            chosen = fold_cities(str(cv), chosen or oscd_cities(data_dir))
         return oscd_scenes(data_dir, chosen)
 
-    _run("OSCD", data_dir, scenes, _methods(method), as_json, threshold, threshold_value, fold_model, cv)
+    _run("OSCD", data_dir, scenes, _methods(method), as_json, threshold, threshold_value, model_for, cv)
 
 
 @bench_app.command("landsat")
 def landsat(
-    data_dir: Annotated[Path, typer.Argument(help="Folder holding Taizhou/ and Nanjing/.")],
+    data_dir: Annotated[Path, typer.Argument(help="Folder holding Taizhou/ and Nanjing/.", metavar="LANDSAT_DIR")],
     method: MethodOption = None,
     city: CityOption = None,
     as_json: JsonOption = False,
@@ -180,6 +175,8 @@ def landsat(
     threshold_value: ThresholdValueOption = None,
 ) -> None:
     """Taizhou and Nanjing Landsat pairs, scored on labelled pixels only."""
+    from sitewatch.bench.datasets import landsat_scenes  # lazy: keeps `--help` fast
+
     cities = list(city) if city else None
     _run(
         "Landsat",

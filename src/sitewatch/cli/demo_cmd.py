@@ -13,14 +13,11 @@ from typing import Annotated
 
 import typer
 
-from sitewatch.bench.datasets import OSCD_IMAGES
+from sitewatch.base.errors import InputError
+from sitewatch.base.vocab import Method
 from sitewatch.cli.app import app
 from sitewatch.cli.console import StageProgress, stdout
 from sitewatch.cli.detect_cmd import print_run_summary
-from sitewatch.detect import default_config
-from sitewatch.errors import InputError
-from sitewatch.pipeline import run_two_date, write_outputs
-from sitewatch.sites import read_sites
 
 #: Beirut's port and airport show large, dated construction between 2015 and 2017.
 DEMO_CITY = "beirut"
@@ -44,7 +41,7 @@ ONLINE_PERIOD = ("2019-10-01", "2021-12-31")
 
 
 def earth_search_reachable(timeout: float = 5.0) -> bool:
-    import requests
+    import requests  # lazy, as in every command
 
     from sitewatch.imagery.stac import PRESETS
 
@@ -59,8 +56,9 @@ def run_online_demo(out: Path) -> None:
     import json
     import tempfile
 
-    from sitewatch.imagery.cache import default_cache_dir
-    from sitewatch.monitor import MonitorConfig, run_monitor, write_monitor_outputs
+    from sitewatch.imagery.cache import default_cache_dir  # lazy, as in every command
+    from sitewatch.jobs.series import MonitorConfig, run_monitor, write_monitor_outputs
+    from sitewatch.sites import read_sites
 
     with tempfile.TemporaryDirectory() as tmp:
         site_path = Path(tmp) / "site.geojson"
@@ -82,6 +80,8 @@ def run_online_demo(out: Path) -> None:
 
 def find_city_folder(sample_dir: Path, city: str) -> Path | None:
     """The OSCD city folder, whether `sample_dir` is the OSCD root, its Images folder or the city."""
+    from sitewatch.bench.datasets import OSCD_IMAGES  # lazy, as in every command
+
     for candidate in (sample_dir / OSCD_IMAGES / city, sample_dir / city, sample_dir):
         if (candidate / "imgs_1").is_dir() and (candidate / "imgs_2").is_dir():
             return candidate
@@ -92,11 +92,27 @@ def find_city_folder(sample_dir: Path, city: str) -> Path | None:
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo-output"),
     city: Annotated[str, typer.Option(help="OSCD city to run.")] = DEMO_CITY,
-    method: Annotated[str, typer.Option(help="Detector.")] = "cva",
+    method: Annotated[Method, typer.Option(help="Detector.")] = Method.cva,
+    series: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead: write a dated series of the city (GeoTIFFs built from its real pair) and its site "
+            "file into this folder, for `monitor` and the watchlist walk-through.",
+        ),
+    ] = None,
 ) -> None:
     """Run `sitewatch detect` on a real OSCD city pair (SITEWATCH_SAMPLE_DIR or ../shared/data/oscd)."""
     sample_dir = Path(os.environ.get("SITEWATCH_SAMPLE_DIR", DEFAULT_SAMPLE_DIR))
     folder = find_city_folder(sample_dir, city)
+    if series is not None:
+        if folder is None:
+            raise InputError(f"no sample imagery for '{city}' under {sample_dir}; set SITEWATCH_SAMPLE_DIR")
+        from sitewatch.bench.series import write_dated_series  # lazy, as in every command
+
+        site_file, scenes = write_dated_series(folder, series)
+        stdout.print(f"Site file: {site_file}")
+        stdout.print(f"Scenes: {scenes} ({len(list(scenes.glob('*.tif')))} dated GeoTIFFs)")
+        return
     if folder is None and earth_search_reachable():
         run_online_demo(out)
         return
@@ -106,6 +122,10 @@ def demo(
             "OSCD download (the folder holding 'Onera Satellite Change Detection dataset - Images'); "
             "Earth Search, the online fallback, is not reachable either"
         )
+    from sitewatch.detect import default_config  # lazy, as in every command
+    from sitewatch.jobs.two_date import run_two_date, write_outputs
+    from sitewatch.sites import read_sites
+
     site_file = read_sites(folder / f"{folder.name}.geojson")
     site = site_file.get(None)
     site.name = f"OSCD {folder.name} (demo)"

@@ -8,37 +8,35 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from sitewatch.base.defaults import DEFAULT_MARGIN_M, DEFAULT_MAX_AREA_KM2
+from sitewatch.base.errors import InputError
+from sitewatch.base.vocab import Method, ThresholdRule
 from sitewatch.cli.app import app
 from sitewatch.cli.console import StageProgress, console, stdout
-from sitewatch.detect import METHOD_DEFAULTS, METHODS, default_config
-from sitewatch.detect.threshold import METHODS as THRESHOLDS
-from sitewatch.errors import InputError
-from sitewatch.imagery import DEFAULT_MARGIN_M
-from sitewatch.pipeline import TwoDateRun, run_two_date, write_outputs
-from sitewatch.sites import DEFAULT_MAX_AREA_KM2, read_sites
+from sitewatch.cli.options import (
+    MarginOption,
+    MaxAreaOption,
+    OutOption,
+    SiteFileArgument,
+    SiteIdOption,
+    not_negative,
+    positive,
+)
 
 
-def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> None:
-    if value is not None and value not in allowed:
-        raise InputError(f"{option} '{value}' is not known; use one of {', '.join(allowed)}")
-
-
-def _positive(value: float | None, option: str) -> None:
-    if value is not None and not value > 0:
-        raise InputError(f"{option} must be a positive number, not {value}")
-
-
-def print_run_summary(run: TwoDateRun, written: dict[str, Path]) -> None:
+def print_run_summary(run, written: dict[str, Path]) -> None:
+    """What a two-date run found, its warnings and where its outputs are."""
     summary = run.summary()
     results = summary["results"]
+    first, last = run.cube.files
     stdout.print(
         f"[bold]{escape(run.site.name)}[/]: {results['event_count']} change regions, "
         f"{results['changed_area_m2']:,.0f} m² changed between "
-        f"{run.pair.sources[0].time.day or 'unknown date'} and {run.pair.sources[1].time.day or 'unknown date'}"
+        f"{first.time.day or 'unknown date'} and {last.time.day or 'unknown date'}"
     )
     for kind, area in results["changed_area_by_kind_m2"].items():
         stdout.print(f"  {kind}: {area:,.0f} m²")
-    for source in run.pair.sources:
+    for source in run.cube.files:
         if source.time.value is None:
             console.print(
                 f"[yellow]warning:[/] no acquisition date for {escape(str(source.path))}; "
@@ -52,60 +50,67 @@ def print_run_summary(run: TwoDateRun, written: dict[str, Path]) -> None:
 
 @app.command()
 def detect(
-    before: Annotated[Path, typer.Argument(help="Earlier image: a GeoTIFF/COG or a folder of per-band files.")],
-    after: Annotated[Path, typer.Argument(help="Later image, same forms as BEFORE.")],
-    site: Annotated[Path, typer.Option("--site", help="Site file (.geojson, .kml, .kmz, .gpkg).")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
-    site_id: Annotated[str | None, typer.Option(help="Which site in the file, when it holds several.")] = None,
-    method: Annotated[str, typer.Option(help=f"Detector: {', '.join(METHODS)}.")] = "cva",
-    threshold: Annotated[
-        str | None,
-        typer.Option(
-            help="Threshold rule: otsu, ki or fixed. Default per method: "
-            + ", ".join(f"{m} {d['threshold']}" for m, d in METHOD_DEFAULTS.items())
+    site_file: SiteFileArgument,
+    before: Annotated[
+        Path,
+        typer.Argument(
+            help="Earlier image: a GeoTIFF/COG or a folder of per-band files.", metavar="BEFORE", show_default=False
         ),
+    ],
+    after: Annotated[
+        Path, typer.Argument(help="Later image, same forms as BEFORE.", metavar="AFTER", show_default=False)
+    ],
+    out: OutOption,
+    site: SiteIdOption = None,
+    method: Annotated[Method, typer.Option(help="Detector.")] = Method.cva,
+    threshold: Annotated[
+        ThresholdRule | None,
+        typer.Option(help="Threshold rule (default: fixed for cva, index and learned; ki for irmad)."),
     ] = None,
-    threshold_value: Annotated[float | None, typer.Option(help="Value for --threshold fixed (score units).")] = None,
+    threshold_value: Annotated[
+        float | None, typer.Option(help="Value for --threshold fixed, in score units (default 3.0; learned: 0-1).")
+    ] = None,
     min_area: Annotated[
-        float | None, typer.Option("--min-area", help="Minimum mapping unit, m² (default 500).")
+        float | None, typer.Option("--min-area", help="Minimum mapping unit, m² (default 500; learned: the model's).")
     ] = None,
-    smooth: Annotated[int | None, typer.Option(help="Score smoothing window in pixels (default 3; 1 = off).")] = None,
-    resolution: Annotated[
-        float | None, typer.Option(help="Grid resolution in metres (default: finest native).")
-    ] = None,
-    margin: Annotated[float, typer.Option(help="Margin around the site polygon, metres.")] = DEFAULT_MARGIN_M,
+    smooth: Annotated[int | None, typer.Option(help="Score smoothing window, pixels (default 3; 1 = off).")] = None,
+    resolution: Annotated[float | None, typer.Option(help="Grid resolution, metres (default: finest native).")] = None,
+    margin: MarginOption = DEFAULT_MARGIN_M,
     before_date: Annotated[
-        str | None, typer.Option(help="Acquisition date of BEFORE (ISO 8601) if the files lack it.")
+        str | None, typer.Option(help="Acquisition date of BEFORE (ISO 8601) when its files lack it.")
     ] = None,
     after_date: Annotated[
-        str | None, typer.Option(help="Acquisition date of AFTER (ISO 8601) if the files lack it.")
+        str | None, typer.Option(help="Acquisition date of AFTER (ISO 8601) when its files lack it.")
     ] = None,
     bands: Annotated[
         str | None, typer.Option(help="Band names of multiband files, in order, e.g. red,green,blue,nir.")
     ] = None,
-    max_area_km2: Annotated[float, typer.Option(help="Refuse site polygons larger than this.")] = DEFAULT_MAX_AREA_KM2,
+    max_area_km2: MaxAreaOption = DEFAULT_MAX_AREA_KM2,
     model: Annotated[
-        Path | None,
-        typer.Option(help="--method learned: an ONNX change model (default: the shipped one that fits the bands)."),
+        Path | None, typer.Option(help="--method learned: an ONNX change model (default: the shipped one).")
     ] = None,
 ) -> None:
     """Detect change at a site between two images; write change map, events and report."""
-    _choice(method, METHODS, "--method")
-    _choice(threshold, THRESHOLDS, "--threshold")
-    if threshold == "fixed" and threshold_value is None:
+    if threshold == ThresholdRule.fixed and threshold_value is None:
         raise InputError("--threshold fixed needs --threshold-value (in score units, e.g. 3.0)")
-    if method == "learned" and threshold not in (None, "fixed"):
+    if method == Method.learned and threshold not in (None, ThresholdRule.fixed):
         raise InputError("--method learned gives a probability: use --threshold fixed with a value in 0-1, or none")
-    if model is not None and method != "learned":
+    if model is not None and method != Method.learned:
         raise InputError("--model is for --method learned")
-    if min_area is not None and min_area < 0:
-        raise InputError(f"--min-area must be zero or more square metres, not {min_area}")
-    _positive(resolution, "--resolution")
+    not_negative(min_area, "--min-area", " square metres")
+    positive(resolution, "--resolution", " of metres")
+    not_negative(margin, "--margin", " metres")
     if smooth is not None and smooth < 1:
         raise InputError(f"--smooth must be a window of 1 pixel or more, not {smooth}")
-    site_file = read_sites(site, max_area_km2=max_area_km2)
-    chosen = site_file.get(site_id)
-    for repair in site_file.repairs:
+
+    # lazy: the imaging stack loads only when a command runs, keeping `--help` fast
+    from sitewatch.detect import default_config
+    from sitewatch.jobs.two_date import run_two_date, write_outputs
+    from sitewatch.sites import read_sites
+
+    site_file_read = read_sites(site_file, max_area_km2=max_area_km2)
+    chosen = site_file_read.get(site)
+    for repair in site_file_read.repairs:
         console.print(f"[yellow]note:[/] {escape(repair)}")
     config = default_config(
         method,
@@ -127,7 +132,7 @@ def detect(
             band_names=band_names,
             resolution_m=resolution,
             margin_m=margin,
-            site_repairs=site_file.repairs,
+            site_repairs=site_file_read.repairs,
             reporter=progress,
             on_iteration=lambda i, n, delta: progress.detail(f"iteration {i}/{n}, Δρ {delta:.1e}"),
         )

@@ -8,48 +8,78 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from sitewatch.base.defaults import DEFAULT_MARGIN_M, DEFAULT_MAX_AREA_KM2, DEFAULT_MIN_AREA_M2, DEFAULT_MIN_VALID
+from sitewatch.base.errors import InputError
+from sitewatch.base.vocab import CloudMask, Composite
 from sitewatch.cli.app import app
 from sitewatch.cli.console import StageProgress, console, stdout
-from sitewatch.detect.timeseries import BreakConfig
-from sitewatch.errors import InputError
-from sitewatch.imagery import DEFAULT_MARGIN_M
-from sitewatch.imagery.cache import default_cache_dir
-from sitewatch.monitor import DEFAULT_MIN_VALID, MonitorConfig, parse_day, run_monitor, write_monitor_outputs
-from sitewatch.sites import DEFAULT_MAX_AREA_KM2, read_sites
+from sitewatch.cli.options import (
+    MarginOption,
+    MaxAreaOption,
+    OutOption,
+    SiteFileArgument,
+    SiteIdOption,
+    not_negative,
+    parse_day,
+    positive,
+)
+
+CacheOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache",
+        help="Folder of cleaned cubes, reused when the inputs are the same (default: ~/.cache/sitewatch/cubes).",
+    ),
+]
+NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cube cache.")]
+
+
+def cache_folder(cache: Path | None, no_cache: bool) -> Path | None:
+    """The cube cache folder the options ask for (None: no cache)."""
+    if no_cache:
+        return None
+    if cache is not None:
+        return cache
+    from sitewatch.imagery.cache import default_cache_dir  # lazy: keeps `--help` fast
+
+    return default_cache_dir()
 
 
 @app.command()
 def monitor(
-    site: Annotated[Path, typer.Argument(help="Site file (.geojson, .kml, .kmz, .gpkg).")],
-    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
-    end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
+    site_file: SiteFileArgument,
+    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.", show_default=False)],
+    end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.", show_default=False)],
+    out: OutOption,
     source: Annotated[
         list[str] | None,
         typer.Option(
             "--source",
             help="earth-search, planetary-computer, a STAC API URL or a folder of dated GeoTIFFs; "
-            "repeat to merge several (default earth-search).",
+            "repeat to merge several (default: earth-search).",
         ),
     ] = None,
-    site_id: Annotated[str | None, typer.Option(help="Which site in the file, when it holds several.")] = None,
+    site: SiteIdOption = None,
     collection: Annotated[
-        str | None, typer.Option(help="STAC collection (default sentinel-2-l2a; presets also landsat-c2-l2).")
+        str | None, typer.Option(help="STAC collection (default: sentinel-2-l2a; presets also landsat-c2-l2).")
     ] = None,
     max_cloud: Annotated[float | None, typer.Option(help="Skip STAC scenes above this cloud cover, %.")] = None,
-    max_scenes: Annotated[int | None, typer.Option(help="At most this many STAC scenes (least cloudy).")] = None,
-    resolution: Annotated[float, typer.Option(help="Grid resolution in metres.")] = 10.0,
-    margin: Annotated[float, typer.Option(help="Margin around the site polygon, metres.")] = DEFAULT_MARGIN_M,
-    min_valid: Annotated[float, typer.Option(help="Drop scenes with less clear site area (0-1).")] = DEFAULT_MIN_VALID,
-    min_area: Annotated[float, typer.Option("--min-area", help="Minimum mapping unit, m².")] = 500.0,
-    min_obs: Annotated[int, typer.Option(help="Valid looks needed on each side of a break.")] = 2,
+    max_scenes: Annotated[int | None, typer.Option(help="At most this many STAC scenes (the least cloudy).")] = None,
+    resolution: Annotated[float, typer.Option(help="Grid resolution, metres.")] = 10.0,
+    margin: MarginOption = DEFAULT_MARGIN_M,
+    min_valid: Annotated[float, typer.Option(help="Drop scenes with less clear site area, 0-1.")] = DEFAULT_MIN_VALID,
+    min_area: Annotated[float, typer.Option("--min-area", help="Minimum mapping unit, m².")] = DEFAULT_MIN_AREA_M2,
+    min_obs: Annotated[int, typer.Option(help="Clear looks needed on each side of a break.")] = 2,
     min_magnitude: Annotated[
         float, typer.Option(help="Smallest break, in robust standard deviations over the image.")
     ] = 3.0,
     cloud_mask: Annotated[
-        str,
-        typer.Option(help="provider (SCL / QA_PIXEL from the catalogue) or s2cloudless (Sentinel-2 L1C bands)."),
-    ] = "provider",
+        CloudMask,
+        typer.Option(
+            help="provider: SCL / QA_PIXEL from the catalogue; s2cloudless: from Sentinel-2 L1C bands; "
+            "none: use every pixel with data."
+        ),
+    ] = CloudMask.provider,
     coregister: Annotated[
         bool, typer.Option("--coregister/--no-coregister", help="Phase-correlate every scene to the clearest one.")
     ] = True,
@@ -57,14 +87,10 @@ def monitor(
     normalise: Annotated[
         bool, typer.Option("--normalise/--no-normalise", help="Relative radiometric normalisation (IR-MAD invariants).")
     ] = False,
-    composite: Annotated[
-        str | None, typer.Option(help="Median composites per 'month' or 'quarter' before dating.")
-    ] = None,
-    cache: Annotated[
-        Path | None, typer.Option(help="Folder of cleaned cubes (Zarr), reused when the inputs are the same.")
-    ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cube cache.")] = False,
-    max_area_km2: Annotated[float, typer.Option(help="Refuse site polygons larger than this.")] = DEFAULT_MAX_AREA_KM2,
+    composite: Annotated[Composite | None, typer.Option(help="Median composites per month or quarter.")] = None,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+    max_area_km2: MaxAreaOption = DEFAULT_MAX_AREA_KM2,
 ) -> None:
     """Date the changes at a site from every usable scene between --from and --to."""
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
@@ -74,14 +100,16 @@ def monitor(
         raise InputError(f"--min-valid must be between 0 and 1, not {min_valid}")
     if min_obs < 1:
         raise InputError(f"--min-obs must be 1 or more, not {min_obs}")
-    if cloud_mask not in ("provider", "s2cloudless"):
-        raise InputError(f"--cloud-mask '{cloud_mask}' is not known; use provider or s2cloudless")
-    if composite is not None and composite not in ("month", "quarter"):
-        raise InputError(f"--composite '{composite}' is not known; use month or quarter")
-    if resolution <= 0:
-        raise InputError(f"--resolution must be a positive number of metres, not {resolution}")
-    site_file = read_sites(site, max_area_km2=max_area_km2)
-    chosen = site_file.get(site_id)
+    positive(resolution, "--resolution", " of metres")
+    not_negative(margin, "--margin", " metres")
+    not_negative(min_area, "--min-area", " square metres")
+
+    # lazy: the imaging stack loads only when a command runs, keeping `--help` fast
+    from sitewatch.detect.timeseries import BreakConfig
+    from sitewatch.jobs.series import MonitorConfig, run_monitor, write_monitor_outputs
+    from sitewatch.sites import read_sites
+
+    chosen = read_sites(site_file, max_area_km2=max_area_km2).get(site)
     config = MonitorConfig(
         start=first,
         end=last,
@@ -101,8 +129,7 @@ def monitor(
         breaks=BreakConfig(min_obs=min_obs, min_magnitude=min_magnitude),
     )
     with StageProgress() as progress:
-        cache_dir = None if no_cache else (cache or default_cache_dir())
-        run = run_monitor(chosen, config, reporter=progress, cache_dir=cache_dir)
+        run = run_monitor(chosen, config, reporter=progress, cache_dir=cache_folder(cache, no_cache))
         written = write_monitor_outputs(run, out, reporter=progress)
     results = run.summary()["results"]
     stdout.print(

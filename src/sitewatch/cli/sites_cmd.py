@@ -9,18 +9,21 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from sitewatch.base.defaults import DEFAULT_MAX_AREA_KM2
 from sitewatch.cli.app import sites_app
 from sitewatch.cli.console import console, stdout
-from sitewatch.sites import DEFAULT_MAX_AREA_KM2, read_sites, write_sites
+from sitewatch.cli.options import MaxAreaOption, SiteFileArgument
 
 
 @sites_app.command("check")
 def check(
-    file: Annotated[Path, typer.Argument(help="Site file: .geojson, .kml, .kmz or .gpkg.")],
-    max_area_km2: Annotated[float, typer.Option(help="Refuse polygons larger than this.")] = DEFAULT_MAX_AREA_KM2,
+    file: SiteFileArgument,
+    max_area_km2: MaxAreaOption = DEFAULT_MAX_AREA_KM2,
     repair: Annotated[bool, typer.Option(help="Repair self-intersecting polygons (else refuse them).")] = True,
 ) -> None:
     """Validate a site file and list its sites."""
+    from sitewatch.sites import read_sites  # lazy: keeps `--help` fast
+
     site_file = read_sites(file, repair=repair, max_area_km2=max_area_km2)
     table = Table(title=f"{file}: {len(site_file.sites)} site(s) OK")
     for column in ("id", "name", "area", "centroid lon, lat", "parent", "country", "tags"):
@@ -43,10 +46,12 @@ def check(
 
 @sites_app.command("convert")
 def convert(
-    source: Annotated[Path, typer.Argument(help="Site file to read.")],
-    target: Annotated[Path, typer.Argument(help="File to write; format from the extension.")],
+    source: Annotated[Path, typer.Argument(help="Site file to read.", metavar="SITE_FILE")],
+    target: Annotated[Path, typer.Argument(help="File to write; format from the extension.", metavar="TARGET")],
 ) -> None:
     """Convert a site file between GeoJSON, KML, KMZ and GeoPackage."""
+    from sitewatch.sites import read_sites, write_sites  # lazy: keeps `--help` fast
+
     site_file = read_sites(source)
     write_sites(site_file.sites, target)
     stdout.print(f"wrote {len(site_file.sites)} site(s) to {escape(str(target))}")

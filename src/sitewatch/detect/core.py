@@ -13,13 +13,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from sitewatch.base.bands import ATMOSPHERIC
+from sitewatch.base.vocab import Method, values
 from sitewatch.detect.bitemporal import IterationCallback, cva_score, irmad
 from sitewatch.detect.cleanup import clean_mask, nan_mean_filter
 from sitewatch.detect.index_change import index_change_score
+from sitewatch.detect.learned import choose_model, learned_score
 from sitewatch.detect.threshold import choose_threshold
-from sitewatch.imagery.bands import ATMOSPHERIC
 
-METHODS = ("cva", "irmad", "index", "learned")
+METHODS = values(Method)
 
 #: Per-method defaults: the threshold rule that suits each score (see docs of each).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -142,8 +144,6 @@ def _detect_learned(
     before: xr.DataArray, after: xr.DataArray, config: DetectorConfig, pixel_area_m2: float, keys: list[str]
 ) -> ChangeResult:
     """Run the ONNX change network; unset threshold / minimum area take the model's values."""
-    from sitewatch.detect.learned import choose_model, learned_score
-
     model = choose_model(keys, config.model)
     used = list(model.bands)
     score = learned_score(before.sel(band=used).values, after.sel(band=used).values, model)

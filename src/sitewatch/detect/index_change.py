@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sitewatch.detect import indices
-from sitewatch.detect.bitemporal import robust_scale
+from sitewatch.base import indices
+from sitewatch.base.stats import robust_scale
 
 
 def usable_indices(requested: tuple[str, ...], band_keys: list[str]) -> list[str]:

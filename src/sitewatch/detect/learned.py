@@ -4,9 +4,9 @@ No PyTorch here: the networks were trained with `python -m sitewatch.train` and 
 to ONNX with everything needed to use them in the metadata (bands in order, probability
 threshold and minimum region size chosen on the training cities, training cities and
 command, and whether both dates are first matched radiometrically by
-`sitewatch.pair_radiometry`, done here over the whole image before tiling so every tile
+`sitewatch.base.pair_radiometry`, done here over the whole image before tiling so every tile
 sees the same matching). A file may hold several networks averaged
-(`sitewatch.train.ensemble`); members trained on matched pairs read the graph inputs
+(`sitewatch.modelops.ensemble`); members trained on matched pairs read the graph inputs
 `before_matched`/`after_matched`, which are filled whenever a graph has them. Images
 larger than a tile are cut into even, overlapping tiles whose predictions are blended
 with weights that fall to the tile edges, so no seams show.
@@ -26,19 +26,22 @@ rather than fed to a network that was never trained on it.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
 import os
+import platform
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
-from sitewatch.errors import InputError
-from sitewatch.pair_radiometry import METHOD as PAIR_MATCHING
-from sitewatch.pair_radiometry import match_pair
+from sitewatch.base.errors import InputError
+from sitewatch.base.model_metadata import ModelMetadata
+from sitewatch.base.pair_radiometry import METHOD as PAIR_MATCHING
+from sitewatch.base.pair_radiometry import match_pair
 
 MODELS_DIR = Path(__file__).parent / "models"
 #: Shipped models, preferred first: each runs when the image has all of its bands.
@@ -48,7 +51,7 @@ FIXED_SPLIT_MODEL = MODELS_DIR / "oscd-rgbn-fixed.onnx"
 #: Largest tile side: tiles are sized evenly up to it (see tile_grid); 0.1-0.2 GB of activations per tile running.
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 32
-#: Graph inputs of ensemble members trained on matched pairs (`sitewatch.train.ensemble`).
+#: Graph inputs of ensemble members trained on matched pairs (`sitewatch.modelops.ensemble`).
 MATCHED_INPUTS = ("before_matched", "after_matched")
 
 
@@ -62,21 +65,26 @@ class ChangeModel:
     min_region_px: int
     pixel_size_m: float
     size_multiple: int
-    pair_radiometry: str  # "none", or "pair-median-iqr": dates matched (sitewatch.pair_radiometry) before the net
-    metadata: dict[str, str] = field(compare=False, hash=False, repr=False)
+    pair_radiometry: str  # "none", or "pair-median-iqr": dates matched (base.pair_radiometry) before the net
+    meta: ModelMetadata = field(compare=False, hash=False, repr=False)
 
     @property
     def name(self) -> str:
         return self.path.name
 
     @property
+    def metadata(self) -> dict[str, str]:
+        """The file's metadata as the flat string map ONNX stores."""
+        return self.meta.to_props()
+
+    @property
     def train_cities(self) -> list[str]:
-        return json.loads(self.metadata.get("train_cities", "[]"))
+        return list(self.meta.train_cities)
 
     @property
     def members(self) -> list[dict[str, str]]:
-        """What each averaged member was (`sitewatch.train.ensemble`); empty for a single network."""
-        return json.loads(self.metadata.get("members", "[]"))
+        """What each averaged member was (`sitewatch.modelops.ensemble`); empty for a single network."""
+        return list(self.meta.members)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -90,15 +98,24 @@ class ChangeModel:
 
 @cache
 def _sha256(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def shipped_checksums() -> dict[str, str]:
+    """File name -> SHA-256 of the models shipped in the package (`models/SHA256SUMS`)."""
+    lines = (MODELS_DIR / "SHA256SUMS").read_text().splitlines()
+    return {name: digest for digest, name in (line.split() for line in lines if line.strip())}
+
+
+def check_shipped(path: Path) -> None:
+    """Refuse a shipped model whose bytes are not the ones released (a damaged or altered install)."""
+    expected = shipped_checksums().get(path.name)
+    if path.parent == MODELS_DIR and expected is not None and _sha256(path) != expected:
+        raise InputError(f"{path}: its SHA-256 is not the one shipped (models/SHA256SUMS); reinstall sitewatch")
 
 
 def cpu_session(model: Path | bytes, threads: int):  # -> onnxruntime.InferenceSession
     """An ONNX Runtime session on the CPU of a model file or serialised graph, quiet but for errors."""
-    import onnxruntime as ort
-
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
@@ -125,21 +142,26 @@ def load_model(path: str | os.PathLike[str]) -> ChangeModel:
     path = Path(path).resolve()
     if not path.is_file():
         raise InputError(f"{path}: no such model file; give an .onnx file made by `python -m sitewatch.train`")
+    check_shipped(path)
     try:
-        meta = dict(_session(path).get_modelmeta().custom_metadata_map)
+        props = dict(_session(path).get_modelmeta().custom_metadata_map)
     except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
         raise InputError(f"{path}: not a readable ONNX model ({type(exc).__name__}); re-export it") from exc
-    if meta.get("sitewatch_model") is None or "bands" not in meta:
-        raise InputError(f"{path}: an ONNX model without sitewatch metadata; train it with `python -m sitewatch.train`")
+    try:
+        meta = ModelMetadata.from_props(props)
+    except (KeyError, ValueError) as exc:
+        raise InputError(
+            f"{path}: an ONNX model without sitewatch metadata; train it with `sitewatch model fit`"
+        ) from exc
     return ChangeModel(
         path=path,
-        bands=tuple(json.loads(meta["bands"])),
-        threshold=float(meta["threshold"]),
-        min_region_px=int(meta.get("min_region_px", "1")),
-        pixel_size_m=float(meta.get("pixel_size_m", "10")),
-        size_multiple=int(meta.get("size_multiple", "8")),
-        pair_radiometry=meta.get("pair_radiometry", "none"),
-        metadata=meta,
+        bands=meta.bands,
+        threshold=meta.threshold,
+        min_region_px=meta.min_region_px,
+        pixel_size_m=meta.pixel_size_m,
+        size_multiple=meta.size_multiple,
+        pair_radiometry=meta.pair_radiometry,
+        meta=meta,
     )
 
 
@@ -264,7 +286,7 @@ def input_names(model: ChangeModel) -> set[str]:
 def graph_inputs(before: np.ndarray, after: np.ndarray, model: ChangeModel, names: set[str]) -> dict[str, np.ndarray]:
     """The arrays a model's graph inputs `names` take for two (band, y, x) dates: float32, no data as 0.
 
-    `before`/`after` are the dates as given, or matched (`sitewatch.pair_radiometry`) for a
+    `before`/`after` are the dates as given, or matched (`sitewatch.base.pair_radiometry`) for a
     single model trained on matched pairs; `before_matched`/`after_matched` always matched.
     No data becomes 0 first, which matching also treats as no data, so it stays 0.
     """
@@ -289,8 +311,6 @@ def cpu_lacks_vnni() -> bool:
 
     Only Linux says so cheaply (/proc/cpuinfo); elsewhere this answers False.
     """
-    import platform
-
     if platform.machine().lower() not in ("x86_64", "amd64") or not Path("/proc/cpuinfo").is_file():
         return False
     flags = Path("/proc/cpuinfo").read_text(errors="replace")
@@ -304,7 +324,7 @@ def check_runs_here(model: ChangeModel) -> None:
     without it onnxruntime's integer convolutions saturate (the shipped ensemble fell from
     F1 0.59 to 0.18). `python -m sitewatch.train narrow` rewrites them with 7-bit weights.
     """
-    if model.metadata.get("weights") == "int8" and model.metadata.get("weight_bits") != "7" and cpu_lacks_vnni():
+    if model.meta.weights == "int8" and model.meta.weight_bits != 7 and cpu_lacks_vnni():
         raise InputError(
             f"{model.path}: int8 model with 8-bit weights, which this CPU (no VNNI) computes wrongly; "
             f"rewrite it with `python -m sitewatch.train narrow TRAINING.npz {model.path} --out DIR`"

@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 from skimage.filters import threshold_otsu
 
-METHODS = ("otsu", "ki", "fixed")
+from sitewatch.base.vocab import ThresholdRule, values
+
+METHODS = values(ThresholdRule)
 
 
 def _finite(score: np.ndarray) -> np.ndarray:

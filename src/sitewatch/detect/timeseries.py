@@ -30,9 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaincc
 
-from sitewatch.detect.bitemporal import robust_scale
+from sitewatch.base.stats import chi2_sf, robust_scale
 
 #: Pixels processed at once: bounds memory to ~T·B·CHUNK floats per array.
 CHUNK = 16_384
@@ -60,11 +59,6 @@ class Breaks:
     shift: np.ndarray  # float (B, N): m2 - m1 per band
     before_mean: np.ndarray  # float (B, N): m1, the mean before the break (data units)
     noise: np.ndarray  # float (B,): noise sigma_b used
-
-
-def chi2_sf(x: np.ndarray, dof: int) -> np.ndarray:
-    """Survival function of χ²(dof) (regularised upper incomplete gamma)."""
-    return gammaincc(dof / 2.0, np.maximum(x, 0) / 2.0)
 
 
 #: Pixels the noise estimate samples (an even stride, so it is repeatable).

@@ -13,9 +13,9 @@ from typing import Any
 import geopandas as gpd
 from shapely.geometry import mapping
 
+from sitewatch.base.geo import WGS84
 from sitewatch.events.extract import Event
 from sitewatch.events.kind import KIND_LABELS
-from sitewatch.geo import WGS84
 
 EXPORT_FORMATS = ("geojson", "gpkg", "kml")
 

@@ -16,10 +16,9 @@ from rasterio.features import shapes
 from scipy import ndimage
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-from sitewatch.detect import ChangeResult
+from sitewatch.base.geo import WGS84, reproject_geometry, transformer, utm_crs_for
 from sitewatch.events.kind import classify, spectral_evidence
-from sitewatch.geo import WGS84, reproject_geometry, transformer, utm_crs_for
-from sitewatch.imagery import ImagePair
+from sitewatch.imagery.cube import SceneCube
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
@@ -60,9 +59,9 @@ class Event:
         }
 
 
-def _region_polygons(labels: np.ndarray, pair: ImagePair) -> dict[int, Polygon | MultiPolygon]:
+def _region_polygons(labels: np.ndarray, cube: SceneCube) -> dict[int, Polygon | MultiPolygon]:
     pieces: dict[int, list[Polygon]] = {}
-    for geom, value in shapes(labels.astype("int32"), mask=labels > 0, connectivity=8, transform=pair.geobox.affine):
+    for geom, value in shapes(labels.astype("int32"), mask=labels > 0, connectivity=8, transform=cube.geobox.affine):
         pieces.setdefault(int(value), []).append(shape(geom))
     polygons = {k: v[0] if len(v) == 1 else shapely.union_all(v) for k, v in pieces.items()}
     # Pixels joined only at a corner (8-connectivity) make rings that touch themselves,
@@ -83,60 +82,68 @@ def _band_means(image: np.ndarray, labels: np.ndarray, index: np.ndarray) -> np.
     return out
 
 
-def _scene_brightness_log_ratio(pair: ImagePair) -> float:
-    keys = pair.bands
+def _scene_brightness_log_ratio(before: np.ndarray, after: np.ndarray, keys: list[str]) -> float:
     if not all(b in keys for b in ("blue", "green", "red")):
         return 0.0
     visible = [keys.index(b) for b in ("blue", "green", "red")]
-    before = pair.before.values[visible].mean(axis=0)
-    after = pair.after.values[visible].mean(axis=0)
+    before = before[visible].mean(axis=0)
+    after = after[visible].mean(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.log(after / before)
     ratio = ratio[np.isfinite(ratio)]
     return float(np.median(ratio)) if ratio.size else 0.0
 
 
-def _geobox_centre_wgs84(pair: ImagePair) -> tuple[float, float]:
-    x, y = pair.geobox.extent.centroid.coords[0]
-    if not pair.geobox.crs.geographic:
-        x, y = transformer(pair.geobox.crs, WGS84)(x, y)
+def _geobox_centre_wgs84(cube: SceneCube) -> tuple[float, float]:
+    x, y = cube.geobox.extent.centroid.coords[0]
+    if not cube.geobox.crs.geographic:
+        x, y = transformer(cube.geobox.crs, WGS84)(x, y)
     return float(x), float(y)
 
 
 def extract_events(
-    result: ChangeResult,
-    pair: ImagePair,
+    cube: SceneCube,
+    mask: np.ndarray,
+    score: np.ndarray,
     *,
-    dates: tuple[str | None, str | None] | None = None,
-    sources: dict[str, Any] | None = None,
+    before: np.ndarray | None = None,
+    after: np.ndarray | None = None,
+    bands: list[str] | None = None,
 ) -> list[Event]:
-    """Events for every change region touching the site, largest first.
+    """Events for every change region of `mask` touching the site, largest first.
 
-    `dates` and `sources` default to the pair's two images; a time series passes its own.
+    `before` and `after` are the (band, y, x) states compared, named by `bands`: by default
+    the cube's first and last looks and all its bands (two dates); a series passes the
+    levels before and after each pixel's break. Dates and sources default to the first and
+    last looks; a series dates each event afterwards (`sitewatch.events.dating`).
     """
-    mask = np.asarray(result.mask.values, dtype=bool)
+    mask = np.asarray(mask, dtype=bool)
     labels, count = ndimage.label(mask, structure=EIGHT_CONNECTED)
     if count == 0:
         return []
+    before = cube.before.values if before is None else before
+    after = cube.after.values if after is None else after
+    bands = cube.bands if bands is None else list(bands)
     index = np.arange(1, count + 1)
-    score = np.asarray(result.score.values, dtype="float64")
+    score = np.asarray(score, dtype="float64")
     finite_score = np.where(np.isfinite(score), score, 0.0)
     pixel_counts = ndimage.sum_labels(mask, labels, index).astype(int)
     mean_scores = ndimage.sum_labels(finite_score, labels, index) / np.maximum(pixel_counts, 1)
     max_scores = ndimage.maximum(finite_score, labels, index)
-    in_site = ndimage.sum_labels(pair.site_mask, labels, index)
-    before_means = _band_means(pair.before.values, labels, index)
-    after_means = _band_means(pair.after.values, labels, index)
-    scene_ratio = _scene_brightness_log_ratio(pair)
-    polygons = _region_polygons(labels, pair)
-    grid_crs = pair.geobox.crs
+    in_site = ndimage.sum_labels(cube.site_mask, labels, index)
+    before_means = _band_means(before, labels, index)
+    after_means = _band_means(after, labels, index)
+    scene_ratio = _scene_brightness_log_ratio(before, after, bands)
+    polygons = _region_polygons(labels, cube)
+    grid_crs = cube.geobox.crs
     # Areas in metres: the grid itself when it is UTM, else the UTM zone of its centre.
-    centre = _geobox_centre_wgs84(pair)
+    centre = _geobox_centre_wgs84(cube)
     area_crs = grid_crs if not grid_crs.geographic else utm_crs_for(*centre)
-    if dates is None:
-        dates = (pair.sources[0].time.iso, pair.sources[1].time.iso)
-    if sources is None:
-        sources = {"before": str(pair.sources[0].path), "after": str(pair.sources[1].path)}
+    dates = (cube.scenes[0].datetime or None, cube.scenes[-1].datetime or None)
+    if cube.files:
+        sources: dict[str, Any] = {"before": str(cube.files[0].path), "after": str(cube.files[-1].path)}
+    else:
+        sources = {"scenes": [s.id for s in cube.scenes]}
     events = []
     for i, label in enumerate(index):
         if in_site[i] == 0:
@@ -145,9 +152,11 @@ def extract_events(
         wgs84 = polygon if grid_crs.geographic else reproject_geometry(polygon, grid_crs, WGS84)
         metric = polygon if area_crs is grid_crs else reproject_geometry(polygon, grid_crs, area_crs)
         area = float(metric.area)
-        before = dict(zip(pair.bands, before_means[i].tolist(), strict=True))
-        after = dict(zip(pair.bands, after_means[i].tolist(), strict=True))
-        evidence = spectral_evidence(before, after, scene_ratio)
+        evidence = spectral_evidence(
+            dict(zip(bands, before_means[i].tolist(), strict=True)),
+            dict(zip(bands, after_means[i].tolist(), strict=True)),
+            scene_ratio,
+        )
         events.append(
             Event(
                 id="",

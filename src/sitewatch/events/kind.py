@@ -13,9 +13,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from sitewatch.detect import indices
+from sitewatch.base import indices
+from sitewatch.base.vocab import Kind, values
 
-KINDS = ("built_up_gain", "earthworks", "vegetation_loss", "vegetation_gain", "water", "other")
+KINDS = values(Kind)
 KIND_LABELS = {
     "built_up_gain": "new bright roof / built-up gain",
     "earthworks": "bare soil / earthworks",

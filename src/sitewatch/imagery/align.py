@@ -1,56 +1,23 @@
-"""Put two images of a site on one grid, band for band: the input of every detector."""
+"""Put two images of a site on one grid, band for band: a cube of two looks, the input of every detector."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
-import xarray as xr
 from odc.geo.geobox import GeoBox
 from rasterio.features import geometry_mask
 from shapely.geometry import box
 
-from sitewatch.errors import InputError
-from sitewatch.geo import WGS84, metres_per_degree, reproject_geometry
+from sitewatch.base.errors import InputError
+from sitewatch.base.geo import WGS84, reproject_geometry
+from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
 from sitewatch.imagery.grid import DEFAULT_MARGIN_M, site_geobox, snap_resolution
 from sitewatch.imagery.local import ImageSource, load_image, open_image
 from sitewatch.sites import Site
 
 #: Below this share of valid site pixels an image is refused as not covering the site.
 MIN_SITE_COVERAGE = 0.01
-
-
-@dataclass
-class ImagePair:
-    """Two acquisitions of one site on one grid, with where each came from."""
-
-    before: xr.DataArray  # (band, y, x) float32, NaN = no data
-    after: xr.DataArray
-    sources: tuple[ImageSource, ImageSource]
-    geobox: GeoBox
-    site: Site | None
-    site_mask: np.ndarray  # True inside the site polygon (all True without a site)
-
-    @property
-    def bands(self) -> list[str]:
-        return [str(b) for b in self.before.band.values]
-
-    @property
-    def pixel_area_m2(self) -> float:
-        """Area of one pixel in m² (grid in UTM; approximated at the centre otherwise)."""
-        res = self.geobox.resolution
-        if self.geobox.crs.geographic:
-            per_lon, per_lat = metres_per_degree(float(self.geobox.extent.centroid.coords[0][1]))
-            return abs(res.x * per_lon * res.y * per_lat)
-        return abs(res.x * res.y)
-
-    def cube(self) -> xr.DataArray:
-        """Both dates as one (time, band, y, x) array."""
-        times = [s.time.value if s.time.value is not None else np.datetime64("NaT", "ns") for s in self.sources]
-        return xr.concat([self.before, self.after], dim="time").assign_coords(
-            time=np.array(times, dtype="datetime64[ns]")
-        )
 
 
 def _as_source(image: str | os.PathLike[str] | ImageSource) -> ImageSource:
@@ -78,8 +45,8 @@ def load_pair(
     geobox: GeoBox | None = None,
     resolution_m: float | None = None,
     margin_m: float = DEFAULT_MARGIN_M,
-) -> ImagePair:
-    """Read both images onto the site's UTM grid (or onto `geobox` when given)."""
+) -> SceneCube:
+    """Read both images onto the site's UTM grid (or onto `geobox` when given), as a cube of two looks."""
     sources = (_as_source(before), _as_source(after))
     keys = common_bands(*sources)
     if geobox is None:
@@ -111,7 +78,10 @@ def load_pair(
         if coverage < 0.5:
             source.warnings.append(f"covers only {coverage:.0%} of the site")
         arrays.append(array)
-    return ImagePair(arrays[0], arrays[1], sources, geobox, site, site_mask)
+    scenes = [SceneInfo.from_image(source, keys) for source in sources]
+    times = [s.time.value for s in sources]
+    data = cube_array(np.stack([a.values for a in arrays]), times, keys, geobox)
+    return SceneCube(data, scenes, geobox, site_mask, site=site, files=list(sources))
 
 
 def site_masks(site: Site | None, geobox: GeoBox, margin_m: float) -> tuple[np.ndarray, np.ndarray]:

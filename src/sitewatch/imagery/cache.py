@@ -10,7 +10,6 @@ renamed, so a killed run never leaves a half cube behind under a valid key.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,24 +20,12 @@ import xarray as xr
 from affine import Affine
 from odc.geo.geobox import GeoBox
 
-from sitewatch import __version__
-from sitewatch.imagery.scenes import SceneCube, SceneInfo, cube_array
+from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
 
 
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "sitewatch" / "cubes"
-
-
-def cube_key(parts: dict[str, Any]) -> str:
-    """SHA-256 of the inputs and parameters (canonical JSON), with the sitewatch version."""
-    text = json.dumps({"sitewatch": __version__, **parts}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def file_fingerprint(path: Path) -> dict[str, Any]:
-    stat = path.stat()
-    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def _scene(d: dict[str, Any]) -> SceneInfo:

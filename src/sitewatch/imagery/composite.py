@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from sitewatch.errors import InputError
-from sitewatch.imagery.scenes import SceneCube, SceneInfo, cube_array
+from sitewatch.base.errors import InputError
+from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
 
 PERIODS = {"month": "M", "quarter": "Q"}
 

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 
-from sitewatch.imagery.scenes import SceneCube
+from sitewatch.imagery.cube import SceneCube
 
 #: Bands tried for matching, in order of preference (sharp 10 m edges first).
 MATCH_BANDS = ("nir", "red", "green", "blue")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
 
 _LANDSAT_SCENE_ID = re.compile(r"L[CTEMO]\d(\d{3})(\d{3})(\d{4})(\d{3})[A-Z]{3}\d{2}")
 _LANDSAT_PRODUCT_ID = re.compile(r"L[CTEMO]0\d_L[0-9A-Z]{3}_\d{6}_(\d{8})_")

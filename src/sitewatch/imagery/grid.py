@@ -12,10 +12,10 @@ import rasterio
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
 
+from sitewatch.base.defaults import DEFAULT_MARGIN_M
 from sitewatch.sites import Site
 
 #: Pixels outside the site polygon kept for context and for image statistics.
-DEFAULT_MARGIN_M = 200.0
 _STANDARD_RESOLUTIONS = (0.3, 0.5, 0.6, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0)
 
 

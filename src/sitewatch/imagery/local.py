@@ -8,7 +8,6 @@ per-band folders Sentinel-2 and OSCD ship both come through here.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -27,9 +26,10 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 from shapely.geometry import Polygon, box
 
-from sitewatch.errors import InputError
-from sitewatch.geo import metres_per_degree
-from sitewatch.imagery import bands as bandnames
+from sitewatch.base import bands as bandnames
+from sitewatch.base.errors import InputError
+from sitewatch.base.geo import metres_per_degree
+from sitewatch.base.keys import sha256_file
 from sitewatch.imagery.dates import (
     UNKNOWN,
     AcquisitionTime,
@@ -99,14 +99,6 @@ class ImageSource:
             "sha256": self.checksums,
             "warnings": list(self.warnings),
         }
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _open(path: Path) -> rasterio.DatasetReader:

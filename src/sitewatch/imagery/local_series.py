@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from odc.geo.geobox import GeoBox
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
+from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
 from sitewatch.imagery.local import RASTER_SUFFIXES, ImageSource, load_image, open_image
-from sitewatch.imagery.scenes import SceneCube, SceneInfo, cube_array
 
 
 def scene_paths(folder: Path) -> list[Path]:
@@ -62,16 +62,6 @@ def load_series(
             on_scene(index + 1, len(sources), source.path.name)
         array = load_image(source, geobox, keys).values
         arrays.append(array)
-        by_key = {b.key: b for b in source.bands}
-        scenes.append(
-            SceneInfo(
-                id=source.path.name,
-                datetime=source.time.iso or "",
-                source="local",
-                sensor=source.sensor,
-                hrefs={k: str(by_key[k].path) for k in keys},
-                notes=[f"date from {source.time.source}"],
-            )
-        )
+        scenes.append(SceneInfo.from_image(source, keys))
     times = [s.time.value for s in sources]
     return SceneCube(cube_array(np.stack(arrays), times, keys, geobox), scenes, geobox, site_mask)

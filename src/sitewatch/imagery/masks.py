@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sitewatch.base.errors import InputError
+from sitewatch.imagery.cube import SceneCube
+
 #: Asset / band names that carry a quality mask.
 MASK_ASSETS = frozenset({"scl", "qa_pixel"})
 
@@ -66,8 +69,6 @@ def s2cloudless_valid(
 
     Needs the ten L1C bands s2cloudless was trained on; `scale` turns DN into reflectance.
     """
-    from sitewatch.errors import InputError
-
     missing = [b for b in S2CLOUDLESS_BANDS if b not in band_keys]
     if missing:
         raise InputError(
@@ -83,3 +84,26 @@ def s2cloudless_valid(
     detector = S2PixelCloudDetector(threshold=threshold, average_over=4, dilation_size=dilation, all_bands=False)
     clouds = detector.get_cloud_masks(stack[np.newaxis])[0].astype(bool)
     return ~clouds & ~nodata
+
+
+def mask_clouds_s2cloudless(cube: SceneCube) -> SceneCube:
+    """Clouds of Sentinel-2 L1C scenes (which carry no SCL) masked out with s2cloudless."""
+    data = cube.data.values.copy()
+    for index, scene in enumerate(cube.scenes):
+        valid = s2cloudless_valid(data[index], cube.bands)
+        data[index][:, ~valid] = np.nan
+        share = float((~valid)[cube.site_mask].mean()) if cube.site_mask.any() else float((~valid).mean())
+        scene.notes.append(f"s2cloudless: {share:.0%} of the site clouded")
+    cube.data = cube.data.copy(data=data)
+    return cube
+
+
+def drop_unusable(cube: SceneCube, min_valid: float) -> SceneCube:
+    """Drop scenes whose site is mostly invalid (clouds, no data), noting why."""
+    fractions = cube.valid_fractions()
+    keep = fractions >= min_valid
+    for index, fraction in enumerate(fractions):
+        cube.scenes[index].valid_fraction = round(float(fraction), 3)
+        if not keep[index]:
+            cube.drop(index, f"only {fraction:.0%} of the site is clear (needs {min_valid:.0%})")
+    return cube.select(keep)

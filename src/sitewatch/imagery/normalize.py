@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sitewatch.detect.bitemporal import chi2_sf, irmad
-from sitewatch.imagery.scenes import SceneCube
+from sitewatch.base.mad import irmad
+from sitewatch.base.stats import chi2_sf
+from sitewatch.imagery.cube import SceneCube
 
 DEFAULT_MIN_PROBABILITY = 0.9
 MIN_INVARIANT_PIXELS = 100

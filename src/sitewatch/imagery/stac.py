@@ -23,9 +23,10 @@ from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from urllib3.util.retry import Retry
 
-from sitewatch.errors import InputError
-from sitewatch.imagery.masks import MASK_ASSETS
-from sitewatch.imagery.scenes import SceneCube, SceneInfo, cube_array
+from sitewatch.base.errors import InputError
+from sitewatch.base.vocab import CloudMask
+from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
+from sitewatch.imagery.masks import MASK_ASSETS, valid_from_mask_band
 from sitewatch.sites import Site
 
 #: A function that rewrites an asset URL before it is read (signing, tokens, mirrors).
@@ -260,11 +261,14 @@ def load_items(
     bands: list[str] | None = None,
     signer: UrlSigner | None = None,
     on_scene: Callable[[int, int, str], None] | None = None,
+    cloud_mask: CloudMask = CloudMask.provider,
 ) -> SceneCube:
-    """Load items onto `geobox`, masks applied; scenes that cannot be read are dropped with a note."""
-    import odc.stac
+    """Load items onto `geobox`; scenes that cannot be read are dropped with a note.
 
-    from sitewatch.imagery.masks import valid_from_mask_band
+    With `cloud_mask` provider, each item's quality band (SCL, QA_PIXEL) is read too and
+    its clouds, shadows and no-data masked; with any other choice it is not read.
+    """
+    import odc.stac
 
     # Pixel reads go through GDAL: retry transient HTTP errors with back-off there too.
     odc.stac.configure_rio(
@@ -281,7 +285,7 @@ def load_items(
     for index, item in enumerate(items):
         collection = _collection_of(item, source)
         keys = [assets[index][b] for b in common]
-        mask_key = _mask_asset(item, collection)
+        mask_key = _mask_asset(item, collection) if cloud_mask == CloudMask.provider else None
         info = SceneInfo(
             id=item.id,
             datetime=str(np.datetime_as_string(np.datetime64(item.datetime.replace(tzinfo=None)), "s")) + "Z",

@@ -7,16 +7,15 @@ drawn as inline SVG, analyst text escaped by Jinja2.
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from sitewatch.events import KIND_LABELS
+from sitewatch.events import KIND_LABELS, Event
+from sitewatch.imagery.cube import SceneCube
 from sitewatch.report import chips
-from sitewatch.report.html import _environment
-
-if TYPE_CHECKING:
-    from sitewatch.monitor import MonitorRun
+from sitewatch.report.environment import environment
+from sitewatch.sites import Site
 
 #: Events given a strip of chips through time, and looks per strip.
 STRIP_EVENTS = 10
@@ -62,18 +61,18 @@ def _event_window(region: np.ndarray) -> tuple[slice, slice]:
     return slice(y0, y1), slice(x0, x1)
 
 
-def chip_strip(run: MonitorRun, event) -> list[dict[str, str]]:
+def chip_strip(cube: SceneCube, labels: np.ndarray, event: Event) -> list[dict[str, str]]:
     """True-colour chips of the event's surroundings through time, around its break."""
-    whole = run.labels == event.region
+    whole = labels == event.region
     rows, cols = _event_window(whole)
     region = whole[rows, cols]
-    dates = [s.datetime for s in run.cube.scenes]
+    dates = [s.datetime for s in cube.scenes]
     after = dates.index(event.after_date) if event.after_date in dates else len(dates) // 2
     picks = list(range(max(0, after - STRIP_LOOKS // 2), min(len(dates), after + STRIP_LOOKS // 2)))
-    bands = run.cube.bands
+    bands = cube.bands
     out = []
     for index in picks:
-        image = run.cube.data.isel(time=index).values[:, rows, cols]
+        image = cube.look(index).values[:, rows, cols]
         rgb = chips.rgb_chip(image, bands)
         if index >= after:
             rgb = chips.overlay(rgb, region)
@@ -82,15 +81,20 @@ def chip_strip(run: MonitorRun, event) -> list[dict[str, str]]:
     return out
 
 
-def render_monitor_report(run: MonitorRun) -> str:
-    summary = run.summary()
+def render_monitor_report(
+    site: Site, summary: dict[str, Any], events: list[Event], cube: SceneCube, labels: np.ndarray
+) -> str:
+    """The series report: the job's summary, its timeline, and chip strips of the largest events.
+
+    `labels` is the region label of each changed pixel (`Event.region`), 0 elsewhere.
+    """
     context = {
-        "site": run.site,
+        "site": site,
         "summary": summary,
-        "events": run.events,
+        "events": events,
         "kind_labels": KIND_LABELS,
         "timeline": timeline_svg(summary["results"]["timeline"]),
-        "strips": {e.id: chip_strip(run, e) for e in run.events[:STRIP_EVENTS]},
+        "strips": {e.id: chip_strip(cube, labels, e) for e in events[:STRIP_EVENTS]},
         "changed_area_m2": summary["results"]["changed_area_m2"],
     }
-    return _environment.get_template("monitor.html.j2").render(**context)
+    return environment.get_template("monitor.html.j2").render(**context)

@@ -1,18 +1,17 @@
 """The site report across all runs: events with their review status, changed area over time,
-and the provenance of every figure (which run, which scenes, which parameters, which version)."""
+and the provenance of every figure (which run, which scenes, which parameters, which version).
+
+It renders what the caller read from the store (site, events, runs as the store's records,
+or any objects with the same attributes); it never queries the store itself.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from sitewatch.events import KIND_LABELS
-from sitewatch.report.html import _environment
+from sitewatch.report.environment import environment
 from sitewatch.report.monitor import timeline_svg
-from sitewatch.store.models import Run, SiteRecord
-from sitewatch.store.repo import list_events
 
 
 def area_over_time(events) -> list[dict[str, Any]]:
@@ -32,11 +31,10 @@ def area_over_time(events) -> list[dict[str, Any]]:
     return rows
 
 
-def render_site_report(session: Session, site: SiteRecord) -> str:
-    events = list_events(session, site.id)
-    runs = list(session.scalars(select(Run).where(Run.site_id == site.id).order_by(Run.id)))
+def render_site_report(site: Any, events: list[Any], runs: list[Any]) -> str:
+    """The site report from its record, its events (with `status`) and its runs, oldest first."""
     rows = area_over_time(events)
-    return _environment.get_template("site.html.j2").render(
+    return environment.get_template("site.html.j2").render(
         site=site,
         events=events,
         runs=runs,

@@ -13,7 +13,7 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
 from sitewatch.sites.model import LIST_FIELDS, Site, slugify
 from sitewatch.sites.validate import DEFAULT_MAX_AREA_KM2, check_geometry
 

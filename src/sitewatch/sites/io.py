@@ -19,8 +19,8 @@ import pyogrio
 from pyproj import CRS
 from shapely.geometry import shape
 
-from sitewatch.errors import InputError
-from sitewatch.geo import WGS84, reproject_geometry
+from sitewatch.base.errors import InputError
+from sitewatch.base.geo import WGS84, reproject_geometry
 from sitewatch.sites.fields import ensure_unique_ids, flat_properties, site_from_record
 from sitewatch.sites.model import SITE_FIELDS, Site
 from sitewatch.sites.validate import DEFAULT_MAX_AREA_KM2

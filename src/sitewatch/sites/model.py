@@ -9,7 +9,7 @@ from typing import Any
 from pyproj import CRS
 from shapely.geometry import MultiPolygon, Polygon, mapping
 
-from sitewatch.geo import WGS84, reproject_geometry, utm_crs_for
+from sitewatch.base.geo import WGS84, reproject_geometry, utm_crs_for
 
 #: Properties every site file format carries, in the order they are written.
 SITE_FIELDS = ("id", "name", "aliases", "parent", "country", "tags", "notes", "sources")

@@ -14,11 +14,11 @@ import shapely
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from sitewatch.errors import InputError
-from sitewatch.geo import WGS84, reproject_geometry, utm_crs_for
+from sitewatch.base.defaults import DEFAULT_MAX_AREA_KM2
+from sitewatch.base.errors import InputError
+from sitewatch.base.geo import WGS84, reproject_geometry, utm_crs_for
 
 #: Sites are facilities and compounds, not regions: refuse polygons above this by default.
-DEFAULT_MAX_AREA_KM2 = 500.0
 #: Below this a polygon is a line or a point drawn as a polygon.
 MIN_AREA_M2 = 1.0
 

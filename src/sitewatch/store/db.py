@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

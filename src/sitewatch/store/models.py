@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-REVIEW_STATUSES = ("new", "confirmed", "dismissed", "needs-imagery")
+from sitewatch.base.vocab import ReviewStatus, values
+
+REVIEW_STATUSES = values(ReviewStatus)
 
 
 def utcnow() -> datetime:

@@ -20,10 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from sitewatch import __version__
-from sitewatch.crashpoints import pause_here
-from sitewatch.errors import InputError
+from sitewatch.base.errors import InputError
+from sitewatch.base.keys import content_key
 from sitewatch.events.extract import Event as DetectedEvent
 from sitewatch.sites import Site
+from sitewatch.store.alert_queue import queue_alerts
 from sitewatch.store.models import REVIEW_STATUSES, Event, Review, Run, RunScene, Scene, Sighting, SiteRecord
 
 #: Events of the same kind overlapping at least this much (intersection over union) are one.
@@ -53,6 +54,21 @@ def add_site(session: Session, site: Site, *, replace: bool = False) -> SiteReco
     return record
 
 
+def site_from_record(record: SiteRecord) -> Site:
+    """The stored site as the `Site` the stages take."""
+    return Site(
+        id=record.id,
+        name=record.name,
+        geometry=shapely.from_wkt(record.geometry_wkt),
+        aliases=list(record.aliases),
+        parent=record.parent,
+        country=record.country,
+        tags=list(record.tags),
+        notes=record.notes,
+        sources=list(record.sources),
+    )
+
+
 def get_site(session: Session, site_id: str) -> SiteRecord:
     record = session.get(SiteRecord, site_id)
     if record is None:
@@ -63,9 +79,7 @@ def get_site(session: Session, site_id: str) -> SiteRecord:
 
 def input_key(inputs: dict[str, Any], parameters: dict[str, Any]) -> str:
     """SHA-256 of a run's inputs and parameters with the sitewatch version (as the cube cache keys)."""
-    from sitewatch.imagery.cache import cube_key
-
-    return cube_key({"inputs": inputs, "parameters": parameters})
+    return content_key({"inputs": inputs, "parameters": parameters})
 
 
 def write_lock(session: Session, name: str) -> None:
@@ -129,42 +143,10 @@ def record_run(
         (e, shapely.from_wkt(e.geometry_wkt)) for e in session.scalars(select(Event).where(Event.site_id == site_id))
     ]
     outcome = RunOutcome(run)
-    for index, detected in enumerate(events):
-        if index == len(events) // 2:
-            pause_here(1)  # half the events added, nothing committed
-        geometry = detected.geometry
-        same_kind = [(e, shape) for e, shape in stored if e.kind == detected.kind]
-        overlaps = [(_iou(shape, geometry), e) for e, shape in same_kind]
-        best_iou, best = max(overlaps, key=lambda pair: pair[0], default=(0.0, None))
-        if best is not None and best_iou >= MATCH_IOU:
-            event = best
-            event.last_run_id = run.id
-            event.sightings += 1
-            outcome.linked.append(event)
-        else:
-            event = Event(
-                site_id=site_id,
-                first_run_id=run.id,
-                last_run_id=run.id,
-                geometry_wkt=geometry.wkt,
-                area_m2=detected.area_m2,
-                score=detected.mean_score,
-                kind=detected.kind,
-                before_date=detected.before_date,
-                after_date=detected.after_date,
-                confirmations=detected.confirmations,
-                suppressed_by=_suppressor(same_kind, geometry, detected.area_m2, dismiss_growth),
-            )
-            session.add(event)
-            session.flush()
-            stored.append((event, geometry))
-            outcome.new.append(event)
-        session.add(Sighting(run_id=run.id, event_id=event.id, area_m2=detected.area_m2, score=detected.mean_score))
-    from sitewatch.store.alerts import queue_alerts
-
+    for detected in events:
+        store_sighting(session, run, detected, stored, outcome, dismiss_growth)
     session.flush()
     queue_alerts(session, get_site(session, site_id), outcome.new)  # in the run's transaction: never lost
-    pause_here(2)  # everything added, nothing committed
     try:
         session.commit()
     except IntegrityError:  # the same inputs committed by another process meanwhile
@@ -172,6 +154,46 @@ def record_run(
         previous = session.scalar(select(Run).where(Run.site_id == site_id, Run.input_key == key))
         return RunOutcome(previous, duplicate=True)
     return outcome
+
+
+def store_sighting(
+    session: Session,
+    run: Run,
+    detected: DetectedEvent,
+    stored: list[tuple[Event, shapely.Geometry]],
+    outcome: RunOutcome,
+    dismiss_growth: float,
+) -> Event:
+    """Link a detected event to the stored one it overlaps (same kind, IoU >= MATCH_IOU) or add it."""
+    geometry = detected.geometry
+    same_kind = [(e, shape) for e, shape in stored if e.kind == detected.kind]
+    overlaps = [(_iou(shape, geometry), e) for e, shape in same_kind]
+    best_iou, best = max(overlaps, key=lambda pair: pair[0], default=(0.0, None))
+    if best is not None and best_iou >= MATCH_IOU:
+        event = best
+        event.last_run_id = run.id
+        event.sightings += 1
+        outcome.linked.append(event)
+    else:
+        event = Event(
+            site_id=run.site_id,
+            first_run_id=run.id,
+            last_run_id=run.id,
+            geometry_wkt=geometry.wkt,
+            area_m2=detected.area_m2,
+            score=detected.mean_score,
+            kind=detected.kind,
+            before_date=detected.before_date,
+            after_date=detected.after_date,
+            confirmations=detected.confirmations,
+            suppressed_by=_suppressor(same_kind, geometry, detected.area_m2, dismiss_growth),
+        )
+        session.add(event)
+        session.flush()
+        stored.append((event, geometry))
+        outcome.new.append(event)
+    session.add(Sighting(run_id=run.id, event_id=event.id, area_m2=detected.area_m2, score=detected.mean_score))
+    return event
 
 
 def _scene_row(session: Session, info: dict[str, Any]) -> Scene:
@@ -212,6 +234,11 @@ def add_review(session: Session, event_id: int, status: str, analyst: str, note:
     session.commit()
     session.refresh(event)
     return review
+
+
+def list_runs(session: Session, site_id: str) -> list[Run]:
+    """A site's runs, oldest first."""
+    return list(session.scalars(select(Run).where(Run.site_id == site_id).order_by(Run.id)))
 
 
 def list_events(session: Session, site_id: str | None = None, status: str | None = None) -> list[Event]:

@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry import mapping
 
 from sitewatch import __version__
-from sitewatch.geo import WGS84, transformer, utm_crs_for, utm_zone
+from sitewatch.base.geo import WGS84, transformer, utm_crs_for, utm_zone
 from sitewatch.store.models import Event, SiteRecord
 
 _BANDS = "CDEFGHJKLMNPQRSTUVWX"

@@ -12,26 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-#: Bands of the full Sentinel-2 model: the ten ground-looking bands (no coastal, water
-#: vapour or cirrus band, which see the atmosphere and are 60 m anyway).
-S2_BANDS = (
-    "blue",
-    "green",
-    "red",
-    "rededge071",
-    "rededge075",
-    "rededge078",
-    "nir",
-    "nir08",
-    "swir16",
-    "swir22",
-)
-#: Bands of the variant for 4-band commercial and aerial imagery.
-RGBN_BANDS = ("blue", "green", "red", "nir")
-BAND_SETS = {"s2": S2_BANDS, "rgbn": RGBN_BANDS}
+from sitewatch.base.bands import RGBN_BANDS, S2_BANDS
 
-#: The fixed split of the benchmark: these four cities are never trained on.
-FIXED_TEST_CITIES = ("aguasclaras", "beirut", "cupertino", "paris")
+BAND_SETS = {"s2": S2_BANDS, "rgbn": RGBN_BANDS}
 
 
 #: Bands Sentinel-2 measures at 20 m: stored at 20 m in the training file.
@@ -143,12 +126,13 @@ class TrainingData:
 
 def prepare_oscd(root: str | Path, bands: tuple[str, ...] = S2_BANDS) -> TrainingData:
     """Every labelled OSCD city aligned on its label grid, as the benchmark reads it."""
+    # Lazy: the rest of this module must import where GDAL is not installed (training machines).
     from sitewatch.bench.datasets import oscd_scenes
     from sitewatch.imagery import load_pair
 
     cities = {}
     for scene in oscd_scenes(root):
-        pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
+        pair = load_pair(scene.before, scene.after, geobox=scene.geobox)  # a cube of two looks
         missing = [b for b in bands if b not in pair.bands]
         if missing:
             raise ValueError(f"{scene.name}: no band {', '.join(missing)}")

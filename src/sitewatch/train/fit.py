@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sitewatch.pair_radiometry import METHOD as PAIR_MATCHING
-from sitewatch.pair_radiometry import match_pair
+from sitewatch.base.model_metadata import ModelMetadata, write_props
+from sitewatch.base.pair_radiometry import METHOD as PAIR_MATCHING
+from sitewatch.base.pair_radiometry import match_pair
 from sitewatch.train.config import ENCODER_FILES, TrainConfig
 from sitewatch.train.data import City, TrainingData
 from sitewatch.train.model import ChangeUNet, ProbabilityModel
@@ -86,7 +87,7 @@ def new_network(config: TrainConfig) -> ChangeUNet:
     """The untrained network of a recipe, with its pretrained encoder loaded when it has one."""
     if config.pretrained == "none":  # features_only without an encoder: refused by ChangeUNet
         return ChangeUNet(len(config.bands), config.widths, siamese=config.siamese, features_only=config.features_only)
-    from sitewatch.train import pretrained
+    from sitewatch.train import pretrained  # lazy: needs efficientnet-pytorch and ukis-csmask ([train])
 
     if config.pretrained not in ENCODER_FILES or config.bands != pretrained.BANDS:
         known = ", ".join(map(repr, ENCODER_FILES))
@@ -238,24 +239,24 @@ def export_onnx(model: TrainedModel, path: str | Path, command: str = "") -> Pat
         dynamo=False,
     )
     proto = onnx.load(str(tmp))
-    metadata = {
-        "sitewatch_model": "change-unet-siam" if model.config.siamese else "change-unet-ef",
-        "bands": json.dumps(list(model.config.bands)),
-        "input": "reflectance DN on the Sentinel-2 L1C scale (0-10000); 0 or NaN = no data",
-        "size_multiple": str(model.net.size_multiple),
-        "threshold": str(model.threshold),
-        "min_region_px": str(model.min_region_px),
-        "pixel_size_m": "10",
-        "pair_radiometry": PAIR_MATCHING if model.config.match_pairs else "none",
-        "train_cities": json.dumps(model.cities),
-        "train_f1": f"{model.train_f1:.4f}",
-        "train_seconds": f"{model.seconds:.0f}",
-        "train_config": json.dumps(asdict(model.config)),
-        "command": command,
-    }
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+    metadata = ModelMetadata(
+        kind="change-unet-siam" if model.config.siamese else "change-unet-ef",
+        bands=tuple(model.config.bands),
+        threshold=model.threshold,
+        min_region_px=model.min_region_px,
+        pixel_size_m=10.0,
+        size_multiple=model.net.size_multiple,
+        pair_radiometry=PAIR_MATCHING if model.config.match_pairs else "none",
+        train_cities=tuple(model.cities),
+        command=command,
+        extra={
+            "input": "reflectance DN on the Sentinel-2 L1C scale (0-10000); 0 or NaN = no data",
+            "train_f1": f"{model.train_f1:.4f}",
+            "train_seconds": f"{model.seconds:.0f}",
+            "train_config": json.dumps(asdict(model.config)),
+        },
+    )
+    write_props(proto, metadata)
     onnx.save(proto, str(tmp))
     tmp.replace(path)
     return path

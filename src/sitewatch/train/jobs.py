@@ -9,30 +9,50 @@ would wait forever.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import active_children, get_context
+from pathlib import Path
 from typing import Any
 
-from sitewatch.train.config import TrainConfig, command_line
+from sitewatch.train.config import TrainConfig, as_recorded, recorded_settings
 from sitewatch.train.data import TrainingData
 
 _DATA: TrainingData | None = None
 
-Task = tuple[str, list[str], TrainConfig, str, str]  # name, training cities, config, output path, device
+#: name, training cities, config, output path, device, and the command recorded in the model file
+Task = tuple[str, list[str], TrainConfig, str, str, str]
 
 
 def run_task(task: Task) -> str:
     from sitewatch.train.fit import export_onnx, train  # torch: only where training happens
 
-    name, cities, config, out, device = task
+    name, cities, config, out, device, command = task
     assert _DATA is not None
     model = train(_DATA, cities, config, device=device, log=lambda m: print(f"[{name}] {m}", flush=True))
-    export_onnx(model, out, command=command_line(sys.argv[1:]))
+    export_onnx(model, out, command=command)
     return f"{name}: threshold {model.threshold}, min region {model.min_region_px} px, {model.seconds:.0f} s"
+
+
+def trained_with(path: Path, config: TrainConfig, cities: list[str]) -> bool:
+    """True when `path` exists and was trained with exactly these settings and cities.
+
+    Settings a model's metadata lacks (it predates them) count as the first recipe's
+    (`FIRST_RECIPE`: what training did before the option existed), so adding an option or
+    changing a default does not make every model already trained look out of date or,
+    worse, up to date.
+    """
+    if not path.is_file():
+        return False
+    import onnx  # lazy: only `plan` reads model files, and onnx comes with the [train] extra
+
+    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    stored = recorded_settings(meta.get("train_config", "{}"))
+    return stored == as_recorded(config) and meta.get("train_cities") == json.dumps(cities)
 
 
 def _init_worker(path: str, threads: int | None) -> None:

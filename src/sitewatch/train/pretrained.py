@@ -141,7 +141,7 @@ class CloudMaskFeatures(nn.Module):
         if threads is None:
             self._session = None
             return
-        from sitewatch.detect.learned import cpu_session
+        from sitewatch.detect.learned import cpu_session  # lazy: training runs without the detection stack loaded
 
         self._session = None  # export the torch layers
         graph = io.BytesIO()

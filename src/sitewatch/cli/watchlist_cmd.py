@@ -1,0 +1,252 @@
+"""`sitewatch watchlist ...`: the sites in the store, their alert rules, and runs over them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from sitewatch.base.defaults import DEFAULT_MAX_AREA_KM2
+from sitewatch.base.errors import InputError
+from sitewatch.base.vocab import Kind
+from sitewatch.cli.app import watchlist_app
+from sitewatch.cli.console import StageProgress, console, stdout
+from sitewatch.cli.monitor_cmd import CacheOption, NoCacheOption, cache_folder
+from sitewatch.cli.options import MaxAreaOption, SiteFileArgument, SiteIdOption, parse_day
+
+
+@watchlist_app.command("add")
+def add(
+    ctx: typer.Context,
+    site_file: SiteFileArgument,
+    site: SiteIdOption = None,
+    max_area_km2: MaxAreaOption = DEFAULT_MAX_AREA_KM2,
+) -> None:
+    """Add one site of a site file to the watchlist."""
+    from sitewatch.sites import read_sites  # lazy: keeps `--help` fast
+    from sitewatch.store.repo import add_site
+
+    chosen = read_sites(site_file, max_area_km2=max_area_km2).get(site)
+    with ctx.obj.session() as session:
+        add_site(session, chosen)
+    stdout.print(f"added site {escape(chosen.id)} ({escape(chosen.name)})")
+
+
+@watchlist_app.command("import")
+def import_sites(
+    ctx: typer.Context,
+    site_file: SiteFileArgument,
+    replace: Annotated[bool, typer.Option(help="Replace sites already in the store.")] = False,
+    max_area_km2: MaxAreaOption = DEFAULT_MAX_AREA_KM2,
+) -> None:
+    """Add every site of a site file to the watchlist (all or none)."""
+    from sitewatch.sites import read_sites  # lazy: keeps `--help` fast
+    from sitewatch.store.models import SiteRecord
+    from sitewatch.store.repo import add_site
+
+    sites = read_sites(site_file, max_area_km2=max_area_km2).sites
+    with ctx.obj.session() as session:
+        clash = [s.id for s in sites if session.get(SiteRecord, s.id) is not None]
+        if clash and not replace:
+            raise InputError(f"{site_file}: site(s) {', '.join(clash)} already in the store; use --replace")
+        for chosen in sites:
+            add_site(session, chosen, replace=True)
+    stdout.print(f"imported {len(sites)} site(s) from {escape(str(site_file))}")
+
+
+@watchlist_app.command("list")
+def list_sites(ctx: typer.Context) -> None:
+    """The watchlist, with event counts."""
+    from sqlalchemy import func, select  # lazy: keeps `--help` fast
+
+    from sitewatch.store.models import Event, SiteRecord
+
+    with ctx.obj.session() as session:
+        counts = dict(session.execute(select(Event.site_id, func.count()).group_by(Event.site_id)).all())
+        table = Table(title="watchlist")
+        for column in ("id", "name", "country", "tags", "events"):
+            table.add_column(column)
+        for record in session.scalars(select(SiteRecord).order_by(SiteRecord.id)):
+            table.add_row(
+                escape(record.id),
+                escape(record.name),
+                escape(record.country or ""),
+                escape(", ".join(record.tags)),
+                str(counts.get(record.id, 0)),
+            )
+    stdout.print(table)
+
+
+@watchlist_app.command("show")
+def show(
+    ctx: typer.Context, site_id: Annotated[str, typer.Argument(help="Site id.", metavar="SITE_ID", show_default=False)]
+) -> None:
+    """One site: its fields and its events by review status."""
+    from sitewatch.store.repo import get_site, list_events, site_from_record  # lazy: keeps `--help` fast
+
+    with ctx.obj.session() as session:
+        chosen = site_from_record(get_site(session, site_id))
+        events = list_events(session, site_id)
+    stdout.print(f"[bold]{escape(chosen.name)}[/] ({escape(chosen.id)}), {chosen.area_m2 / 1e6:,.3f} km²")
+    for label, value in (
+        ("parent", chosen.parent),
+        ("country", chosen.country),
+        ("tags", ", ".join(chosen.tags)),
+        ("notes", chosen.notes),
+    ):
+        if value:
+            stdout.print(f"  {label}: {escape(str(value))}")
+    by_status: dict[str, int] = {}
+    for event in events:
+        by_status[event.status] = by_status.get(event.status, 0) + 1
+    stdout.print(f"  events: {len(events)}" + "".join(f", {k} {v}" for k, v in sorted(by_status.items())))
+
+
+@watchlist_app.command("export")
+def export(
+    ctx: typer.Context,
+    out: Annotated[
+        Path,
+        typer.Argument(help="Site file to write: .geojson, .kml, .kmz or .gpkg.", metavar="OUT", show_default=False),
+    ],
+    site: Annotated[list[str] | None, typer.Option("--site", help="Only these sites (repeatable).")] = None,
+) -> None:
+    """Write the watchlist (or some of its sites) to a site file."""
+    from sqlalchemy import select  # lazy: keeps `--help` fast
+
+    from sitewatch.sites import write_sites
+    from sitewatch.store.models import SiteRecord
+    from sitewatch.store.repo import get_site, site_from_record
+
+    with ctx.obj.session() as session:
+        records = [get_site(session, s) for s in site] if site else list(session.scalars(select(SiteRecord)))
+        sites = [site_from_record(r) for r in records]
+    if not sites:
+        raise InputError("the watchlist is empty; add sites with `sitewatch watchlist add`")
+    write_sites(sites, out)
+    stdout.print(f"wrote {len(sites)} site(s) to {escape(str(out))}")
+
+
+@watchlist_app.command("remove")
+def remove(
+    ctx: typer.Context, site_id: Annotated[str, typer.Argument(help="Site id.", metavar="SITE_ID", show_default=False)]
+) -> None:
+    """Remove a site and everything stored about it."""
+    from sitewatch.store.repo import get_site  # lazy: keeps `--help` fast
+
+    with ctx.obj.session() as session:
+        session.delete(get_site(session, site_id))
+        session.commit()
+    stdout.print(f"removed site {escape(site_id)}")
+
+
+@watchlist_app.command("rules")
+def rules(
+    ctx: typer.Context,
+    site_id: Annotated[str, typer.Argument(help="Site id.", metavar="SITE_ID", show_default=False)],
+    alert_min_area: Annotated[float | None, typer.Option(help="Alert only from this many m².")] = None,
+    alert_min_score: Annotated[float | None, typer.Option(help="Alert only from this change score.")] = None,
+    persistence: Annotated[int | None, typer.Option(help="Looks after the break that must confirm a change.")] = None,
+    kind: Annotated[list[Kind] | None, typer.Option("--kind", help="Kinds of interest (repeatable).")] = None,
+    webhook: Annotated[
+        list[str] | None, typer.Option("--webhook", help="POST alerts to this URL (repeatable).")
+    ] = None,
+    secret: Annotated[str | None, typer.Option(help="Sign webhook bodies with HMAC-SHA256 and this secret.")] = None,
+    email: Annotated[list[str] | None, typer.Option("--email", help="Mail alerts here (repeatable).")] = None,
+    smtp: Annotated[str | None, typer.Option(help="SMTP server, host:port.")] = None,
+    dismiss_growth: Annotated[
+        float | None, typer.Option(help="A dismissed place alerts again only past this growth factor (default 2).")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Imagery for `watchlist run` (repeatable).")
+    ] = None,
+    collection: Annotated[str | None, typer.Option(help="STAC collection for `watchlist run`.")] = None,
+    max_cloud: Annotated[float | None, typer.Option(help="Cloud limit for `watchlist run`, %.")] = None,
+) -> None:
+    """Set a site's alert rules and where `watchlist run` takes its imagery from."""
+    updates = {
+        "min_area_m2": alert_min_area,
+        "min_score": alert_min_score,
+        "persistence": persistence,
+        "kinds": [str(k) for k in kind] if kind else None,
+        "webhooks": webhook,
+        "secret": secret,
+        "emails": email,
+        "smtp": smtp,
+        "dismiss_growth": dismiss_growth,
+    }
+    if dismiss_growth is not None and dismiss_growth < 1:
+        raise InputError(f"--dismiss-growth must be 1 or more, not {dismiss_growth}")
+    for url in webhook or []:
+        if not url.startswith(("http://", "https://")):
+            raise InputError(f"--webhook '{url}' is not an http(s) URL")
+    from sitewatch.store.repo import get_site  # lazy: keeps `--help` fast
+
+    with ctx.obj.session() as session:
+        record = get_site(session, site_id)
+        record.alert_rules = {**record.alert_rules, **{k: v for k, v in updates.items() if v is not None}}
+        imagery = {"sources": source, "collection": collection, "max_cloud": max_cloud}
+        record.monitor = {**record.monitor, **{k: v for k, v in imagery.items() if v is not None}}
+        session.commit()
+        shown = {k: ("***" if k == "secret" else v) for k, v in record.alert_rules.items()}
+        stdout.print(
+            f"{escape(site_id)}: alert rules {escape(json.dumps(shown))}; imagery {escape(json.dumps(record.monitor))}"
+        )
+
+
+@watchlist_app.command("run")
+def run(
+    ctx: typer.Context,
+    sites: Annotated[
+        list[str] | None, typer.Argument(help="Site ids (or --all).", metavar="SITES", show_default=False)
+    ] = None,
+    all_sites: Annotated[bool, typer.Option("--all", help="Every site of the watchlist.")] = False,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day (default: the day after the last run).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (default: today).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write each site's report into OUT/<site id>/.")] = None,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Monitor each site since its last run; store runs and events; send alerts."""
+    if bool(sites) == all_sites:
+        raise InputError("name the sites to run, or give --all")
+    first = parse_day(start, "--from") if start else None
+    last = parse_day(end, "--to") if end else None
+    from sitewatch.jobs.watchlist import SiteOutcome, run_watchlist  # lazy: keeps `--help` fast
+
+    def said(outcome: SiteOutcome) -> None:
+        name = escape(outcome.site_id)
+        if outcome.status == "failed":
+            console.print(f"[red]failed:[/] {name}: {escape(outcome.reason)}")
+        elif outcome.status == "up-to-date":
+            stdout.print(f"{name}: up to date (last run to {escape(outcome.first)})")
+        elif outcome.status == "duplicate":
+            stdout.print(f"{name}: same inputs as run {outcome.run_id}; nothing new")
+        else:
+            stdout.print(
+                f"{name}: run {outcome.run_id}, {outcome.first}..{outcome.last}, {outcome.scenes} scenes, "
+                f"{outcome.new} new event(s), {outcome.linked} seen again"
+            )
+
+    with ctx.obj.session() as session:
+        outcome = run_watchlist(
+            session,
+            list(sites) if sites else None,
+            start=first,
+            end=last,
+            cache_dir=cache_folder(cache, no_cache),
+            out=out,
+            progress=StageProgress,
+            on_site=said,
+        )
+    if outcome.delivered:
+        stdout.print(f"{outcome.delivered} alert(s) delivered")
+    if outcome.failed:
+        ids = ", ".join(s.site_id for s in outcome.failed)
+        raise InputError(f"{len(outcome.failed)} site(s) failed: {ids} (see above); the others were stored")

@@ -1,0 +1,451 @@
+"""Several exported change models averaged in one ONNX file, post-processed for the average.
+
+Why: fold models trained with different recipes err in different places in a city they
+never saw, so their mean probability ranks changed pixels better than any one of them
+(see MODEL_CARD.md). Keeping the ensemble one ONNX file leaves the detector unchanged:
+the members' graphs sit side by side in it, each fed from the graph inputs `before` and
+`after`, or `before_matched` and `after_matched` for members trained on pairs matched by
+`sitewatch.base.pair_radiometry` (the detector fills those whenever a model asks for them),
+and a Mean node averages their probabilities; what several members compute alike (a
+shared frozen encoder on the same dates) is computed once (`share_common_nodes`). A member
+trained on fewer bands (an RGB+NIR recipe) picks its bands from the shared inputs, so it
+can vote in a 10-band ensemble.
+`--int8` then quantises the graph (about 1.35x faster on CPU, no measurable change in F1)
+except a member's frozen pretrained layers, which stay float (`frozen_region`), with 7-bit
+weights so that CPUs without VNNI do not saturate (`narrow_int8_weights`). The
+threshold and minimum region are chosen last, for exactly the graph written, on the
+members' training cities, never on a city the ensemble is tested on. What a
+features-only member computes from zeros is dropped last (`sitewatch.modelops.prune`). Needs
+`onnx` (the [train] extra), not torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, compose, helper, numpy_helper
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from sitewatch.base.errors import InputError
+from sitewatch.base.model_metadata import ModelMetadata, write_props
+from sitewatch.base.pair_radiometry import METHOD as PAIR_MATCHING
+from sitewatch.detect.learned import MATCHED_INPUTS, ChangeModel, graph_inputs, input_names, learned_score, load_model
+from sitewatch.modelops.prune import drop_zero_inputs, zero_constants
+from sitewatch.train.data import City, TrainingData
+from sitewatch.train.postprocess import choose_postprocessing
+
+KIND = "change-unet-ef-ensemble"
+#: What each member contributes to the ensemble's metadata (the rest is the ensemble's own).
+MEMBER_KEYS = ("sitewatch_model", "train_config", "command", "threshold", "min_region_px")
+
+
+def _member_graph(model: ChangeModel, proto, index: int, bands: tuple[str, ...]):  # -> onnx.GraphProto
+    """The member's graph with its names prefixed, reading the ensemble's shared inputs.
+
+    A member trained on fewer bands than the ensemble (`bands`) picks its own from the
+    shared inputs with a Gather node, so an RGB+NIR member can vote in a Sentinel-2 ensemble.
+    """
+    graph = compose.add_prefix(proto, f"m{index}_").graph
+    as_matched = dict(zip(("before", "after"), MATCHED_INPUTS, strict=True))
+    rename = {}
+    for value in graph.input:  # a member may itself be an ensemble, with matched inputs of its own
+        name = value.name.removeprefix(f"m{index}_")
+        rename[value.name] = as_matched.get(name, name) if model.pair_radiometry == PAIR_MATCHING else name
+    picks = []
+    if model.bands != bands:
+        indices = numpy_helper.from_array(np.array([bands.index(b) for b in model.bands], np.int64), f"m{index}_bands")
+        graph.initializer.append(indices)
+        for member_input, shared in list(rename.items()):
+            picked = f"{member_input}_picked"
+            picks.append(helper.make_node("Gather", [shared, indices.name], [picked], axis=1, name=f"{picked}_gather"))
+            rename[member_input] = picked
+    for node in graph.node:
+        node.input[:] = [rename.get(name, name) for name in node.input]
+    if not picks:
+        for value in graph.input:
+            value.name = rename[value.name]
+        return graph
+    nodes = picks + list(graph.node)  # Gathers first: they read the shared inputs (topological order)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.input[:]  # the member's narrower inputs give way to the shared full-band ones
+    graph.input.extend(_band_input(name, len(bands)) for name in sorted({n.input[0] for n in picks}))
+    return graph
+
+
+def _band_input(name: str, bands: int):  # -> onnx.ValueInfoProto
+
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["n", bands, "h", "w"])
+
+
+def merge_members(members: list[ChangeModel]):  # -> onnx.ModelProto
+    """One ONNX model whose output `probability` is the mean of the members' probabilities."""
+    if not members:
+        raise InputError("an ensemble needs at least one member model")
+    bands = members[0].bands
+    for model in members[1:]:
+        if not set(model.bands) <= set(bands) or model.size_multiple != members[0].size_multiple:
+            raise InputError(
+                f"{model.name}: bands not among those of {members[0].name} ({', '.join(bands)}) or size multiple "
+                "differs; cannot average them (list the member with the most bands first)"
+            )
+        if model.train_cities != members[0].train_cities:
+            raise InputError(f"{model.name}: trained on other cities than {members[0].name}; cannot average them")
+    protos = [onnx.load(str(model.path)) for model in members]
+    graphs = [
+        _member_graph(model, proto, i, bands) for i, (model, proto) in enumerate(zip(members, protos, strict=True))
+    ]
+    inputs = {value.name: value for graph in graphs for value in graph.input}
+    output = onnx.ValueInfoProto()
+    output.CopyFrom(graphs[0].output[0])
+    output.name = "probability"
+    mean = helper.make_node("Mean", [g.output[0].name for g in graphs], ["probability"], name="ensemble_mean")
+    graph = helper.make_graph(
+        [node for g in graphs for node in g.node] + [mean],
+        "sitewatch_ensemble",
+        [inputs[name] for name in ("before", "after", *MATCHED_INPUTS) if name in inputs],
+        [output],
+        initializer=[init for g in graphs for init in g.initializer],
+    )
+    share_common_nodes(graph)
+    merged = helper.make_model(graph, opset_imports=list(protos[0].opset_import), ir_version=protos[0].ir_version)
+    onnx.checker.check_model(merged)
+    return merged
+
+
+def share_common_nodes(graph) -> None:  # graph: onnx.GraphProto, changed in place
+    """Compute once what several members compute alike: equal weights, then equal nodes on equal inputs.
+
+    Why: two members with the same frozen pretrained encoder on the same dates (PTd and
+    FO, MODEL_CARD.md) would otherwise each run it, and it is the most expensive part of
+    the file. Initializers with the same type, shape and values become one; then, in
+    graph order, a node with the same operator, attributes and inputs as an earlier one
+    is dropped and its readers read the earlier node's outputs. The operators exported
+    change models use are deterministic (no Random* nodes), so the result is the same.
+    """
+
+    canonical: dict[tuple, str] = {}
+    rename: dict[str, str] = {}
+    kept_initializers = []
+    for init in graph.initializer:
+        values = numpy_helper.to_array(init)
+        key = (init.data_type, tuple(init.dims), hashlib.sha256(values.tobytes()).hexdigest())
+        if key in canonical:
+            rename[init.name] = canonical[key]
+        else:
+            canonical[key] = init.name
+            kept_initializers.append(copy.deepcopy(init))  # detached from the field
+    seen: dict[tuple, list[str]] = {}
+    kept_nodes = []
+    for node in graph.node:
+        node.input[:] = [rename.get(name, name) for name in node.input]
+        attributes = tuple(sorted((a.name, a.SerializeToString(deterministic=True)) for a in node.attribute))
+        key = (node.domain, node.op_type, tuple(node.input), attributes)
+        if key in seen and len(seen[key]) == len(node.output):
+            rename.update(zip(node.output, seen[key], strict=True))
+        else:
+            seen[key] = list(node.output)
+            kept_nodes.append(copy.deepcopy(node))
+    if {value.name for value in graph.output} & set(rename):
+        raise ValueError("a graph output would be shared; name the members' outputs apart")
+    del graph.initializer[:]
+    graph.initializer.extend(kept_initializers)
+    del graph.node[:]
+    graph.node.extend(kept_nodes)
+
+
+def _calibration_feeds(
+    model: ChangeModel, cities: list[City], bands: list[int], per_city: int = 4, size: int = 128
+) -> list[dict[str, np.ndarray]]:
+    """Random windows of the training cities, as the graph sees them, to calibrate int8 ranges."""
+    names = input_names(model)
+    rng = np.random.default_rng(0)
+    feeds = []
+    for city in cities:
+        inputs = graph_inputs(city.before[bands], city.after[bands], model, names)
+        h, w = city.changed.shape
+        for _ in range(per_city):
+            y, x = int(rng.integers(0, max(1, h - size))), int(rng.integers(0, max(1, w - size)))
+            feeds.append({k: np.ascontiguousarray(v[None, :, y : y + size, x : x + size]) for k, v in inputs.items()})
+    return feeds
+
+
+#: Name scope of a member's frozen pretrained layers (`ChangeUNet.context`) in exported graphs.
+FROZEN_SCOPE = "/context/"
+_TRAINED_LAYERS = ("Conv", "ConvTranspose")
+
+
+def frozen_region(graph) -> list[str]:  # graph: onnx.GraphProto
+    """Names of the nodes int8 must leave float: frozen pretrained layers and the arithmetic around them.
+
+    That is every node in `FROZEN_SCOPE`, every node whose outputs only they read (the
+    dates stacked for them), and every node that reads their outputs, up to the first
+    trained convolution (the slicing of the dates and |after - before| of the features).
+    Quantising the stacked dates would also round the other members' reflectance input to
+    uint8 steps, and quantising the features before their difference would round it away.
+    A features-only member's image input, multiplied by zero, stays float with what feeds
+    it: quantised, its all-zero range made onnxruntime fail ("Cannot concatenate scalars").
+    """
+    nodes = list(graph.node)
+    zeros = zero_constants(graph)
+    region = {
+        i
+        for i, node in enumerate(nodes)
+        if FROZEN_SCOPE in node.name or (node.op_type == "Mul" and any(name in zeros for name in node.input))
+    }
+    producer = {out: i for i, node in enumerate(nodes) for out in node.output}
+    readers: dict[str, list[int]] = {}
+    for i, node in enumerate(nodes):
+        for name in node.input:
+            readers.setdefault(name, []).append(i)
+    grown = True
+    while grown:
+        grown = False
+        for i, node in enumerate(nodes):
+            if i in region:
+                continue
+            read_by = [j for out in node.output for j in readers.get(out, [])]
+            feeds_only_region = bool(read_by) and all(j in region for j in read_by)
+            reads_region = (
+                node.op_type not in _TRAINED_LAYERS and bool(node.input) and producer.get(node.input[0]) in region
+            )
+            if feeds_only_region or reads_region:
+                region.add(i)
+                grown = True
+    return sorted(nodes[i].name for i in region if nodes[i].name)  # the quantiser excludes nodes by name
+
+
+#: Largest magnitude of a 7-bit weight: uint8 activations times such weights, summed in
+#: pairs, fit in int16 (2 x 255 x 64 = 32,640 <= 32,767).
+WEIGHT_LIMIT = 64
+
+
+def narrow_int8_weights(graph) -> int:  # graph: onnx.GraphProto, changed in place
+    """Requantise every int8 weight to 7 bits (scale doubled) and its int32 bias to match; return how many.
+
+    Why: on x86 CPUs without VNNI (AVX2 or AVX-512F only, e.g. AMD EPYC before Zen 4),
+    onnxruntime runs uint8 x int8 convolutions with VPMADDUBSW, which adds products in
+    pairs into int16 and saturates: 2 x 255 x 127 overflows. The ensemble shipped until
+    2026-11-28 scored pooled F1 0.18 instead of 0.59 on the fixed split on such a CPU
+    (MODEL_CARD.md). Weights within [-64, 63] cannot overflow there and lose one bit
+    everywhere else; this is onnxruntime's `reduce_range`, applied to a graph already
+    quantised, so files made before can be repaired as well as new ones built. A bias
+    stays quantised with the product of its input's and weight's scales, as the fused
+    integer convolution requires, so it is halved with its weight's step.
+    """
+
+    inits = {t.name: t for t in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
+
+    def rescale(quantized: str, scale: str, divisor: int, limit: tuple[int, int] | None) -> None:
+        values = numpy_helper.to_array(inits[quantized])
+        narrowed = np.round(values.astype(np.int64) / divisor)
+        if limit is not None:
+            narrowed = np.clip(narrowed, *limit)
+        inits[quantized].CopyFrom(numpy_helper.from_array(narrowed.astype(values.dtype), quantized))
+        factor = numpy_helper.to_array(inits[scale]) * np.float32(divisor)
+        inits[scale].CopyFrom(numpy_helper.from_array(factor.astype(np.float32), scale))
+
+    def dequantized(name: str | None):  # -> the DequantizeLinear node reading an initializer, or None
+        node = producer.get(name) if name else None
+        return node if node is not None and node.op_type == "DequantizeLinear" and node.input[0] in inits else None
+
+    convs = [
+        n for n in graph.node if n.op_type in _TRAINED_LAYERS and dequantized(n.input[1] if len(n.input) > 1 else None)
+    ]
+    narrowed: set[str] = set()
+    for node in convs:
+        weight = dequantized(node.input[1])
+        quantized = weight.input[0]
+        values = numpy_helper.to_array(inits[quantized])
+        if values.dtype != np.int8 or quantized in narrowed:
+            continue
+        if len(weight.input) > 2 and numpy_helper.to_array(inits[weight.input[2]]).any():
+            raise ValueError(f"{quantized}: asymmetric int8 weights (zero point not 0) cannot be narrowed")
+        if values.min() >= -WEIGHT_LIMIT and values.max() <= WEIGHT_LIMIT - 1:
+            continue  # already 7-bit (narrowed before): leave it
+        rescale(quantized, weight.input[1], 2, (-WEIGHT_LIMIT, WEIGHT_LIMIT - 1))
+        narrowed.add(quantized)
+    biases: set[str] = set()
+    for node in convs:
+        bias = dequantized(node.input[2] if len(node.input) > 2 else None)
+        if bias is not None and dequantized(node.input[1]).input[0] in narrowed and bias.input[0] not in biases:
+            rescale(bias.input[0], bias.input[1], 2, None)
+            biases.add(bias.input[0])
+    return len(narrowed)
+
+
+def quantize_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> None:
+    """Static int8 quantisation (QDQ, per-channel 7-bit weights): ~1.35x faster on CPUs with VNNI.
+
+    A member's frozen pretrained layers stay float (`frozen_region`): quantised, its swish
+    and squeeze-excitation activations lost the pretrained member's gain (MODEL_CARD.md).
+    Weights are narrowed to 7 bits (`narrow_int8_weights`) so the file gives the same
+    answer on CPUs with and without VNNI.
+    """
+
+    class Feeds(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(feeds)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.items, None)
+
+    prepared = dst.with_name(dst.name + ".pre")
+    quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+    try:
+        frozen = frozen_region(onnx.load(str(prepared)).graph)
+        quantize_static(
+            str(prepared),
+            str(dst),
+            Feeds(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=frozen,
+        )
+        quantized = onnx.load(str(dst))
+        narrow_int8_weights(quantized.graph)
+        onnx.save(quantized, str(dst))
+    finally:
+        prepared.unlink(missing_ok=True)
+
+
+def _member_record(model: ChangeModel) -> dict[str, str]:
+    record = {"file": model.name, "pair_radiometry": model.pair_radiometry}
+    return record | {k: model.metadata[k] for k in MEMBER_KEYS if k in model.metadata}
+
+
+def save_with_metadata(proto: onnx.ModelProto, metadata: ModelMetadata, path: Path) -> None:
+    """Write `proto` to `path` with `metadata` as its only metadata."""
+    write_props(proto, metadata)
+    onnx.save(proto, str(path))
+
+
+def build_ensemble(
+    member_paths: list[Path],
+    data: TrainingData,
+    out: str | os.PathLike[str],
+    command: str = "",
+    int8: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> ChangeModel:
+    """Merge the members (int8 if asked), choose post-processing for the result on their training cities.
+
+    The threshold is chosen on exactly the graph that is written, quantised or not. `out`
+    appears only when complete.
+    """
+
+    members = [load_model(p) for p in member_paths]
+    quantised = [m.name for m in members if m.meta.weights == "int8"]
+    if int8 and quantised:
+        raise InputError(f"{quantised[0]} is already int8; quantise an ensemble of float members instead")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(f"{out.name}.{uuid.uuid4().hex}.part")  # unique: sessions are cached by path
+    base = members[0].meta
+    metadata = ModelMetadata(
+        kind=KIND,
+        bands=base.bands,
+        threshold=0.5,
+        min_region_px=1,
+        pixel_size_m=base.pixel_size_m,
+        size_multiple=base.size_multiple,
+        pair_radiometry="none",  # matched members read the *_matched inputs instead
+        train_cities=base.train_cities,
+        members=tuple(_member_record(m) for m in members),
+        weights="int8" if int8 else "float32",
+        weight_bits=7 if int8 else None,  # see narrow_int8_weights
+        command=command,
+        extra={"input": base.extra["input"]} if "input" in base.extra else {},
+    )
+    try:
+        merged = merge_members(members)
+        cities = data.subset(members[0].train_cities)
+        bands = data.band_indices(members[0].bands)
+        if int8:  # quantised as merged, so the calibration is what it was before pruning existed
+            save_with_metadata(merged, metadata, part)
+            floats = part.with_name(part.name + ".f32")
+            part.replace(floats)
+            try:
+                quantize_int8(floats, part, _calibration_feeds(load_model(floats), cities, bands))
+            finally:
+                floats.unlink(missing_ok=True)
+            merged = onnx.load(str(part))
+        metadata = metadata.updated(zero_inputs_dropped=drop_zero_inputs(merged.graph))
+        save_with_metadata(merged, metadata, part)
+        threshold, min_px, f1 = _choose_postprocessing_for(part, metadata, cities, bands)
+        part.replace(out)
+    finally:
+        part.unlink(missing_ok=True)
+    if log:
+        kind = "int8" if int8 else "float32"
+        log(f"{out.name}: {len(members)} members, {kind}, threshold {threshold}, min region {min_px} px, F1 {f1:.3f}")
+    return load_model(out)
+
+
+def _choose_postprocessing_for(
+    path: Path, metadata: ModelMetadata, cities: list[City], bands: list[int]
+) -> tuple[float, int, float]:
+    """Choose threshold and minimum region for the graph at `path` on `cities`; write them into it."""
+    model = load_model(path)
+    probs = [learned_score(c.before[bands], c.after[bands], model) for c in cities]
+    threshold, min_px, f1 = choose_postprocessing(probs, [c.changed for c in cities])
+    chosen = metadata.updated(threshold=threshold, min_region_px=min_px, train_f1=f"{f1:.4f}")
+    save_with_metadata(onnx.load(str(path)), chosen, path)
+    return threshold, min_px, f1
+
+
+def narrow_ensemble(
+    src: Path, data: TrainingData, out: Path, command: str = "", log: Callable[[str], None] | None = None
+) -> ChangeModel:
+    """Rewrite an int8 file quantised with 8-bit weights (before 2026-11-28) with 7-bit ones.
+
+    Its post-processing is chosen again on its training cities, for exactly the graph
+    written, as `build_ensemble` does; the old choice and command stay in the metadata.
+    """
+
+    model = load_model(src)
+    if model.meta.weights != "int8":
+        raise InputError(f"{src}: not an int8 file (weights {model.meta.weights}); nothing to narrow")
+    missing = sorted(set(model.train_cities) - set(data.cities))
+    if missing:
+        raise InputError(
+            f"{src}: trained on {', '.join(missing)}, which the training file lacks; give the file it was built from"
+        )
+    proto = onnx.load(str(src))
+    try:
+        count = narrow_int8_weights(proto.graph)
+    except ValueError as exc:
+        raise InputError(f"{src}: {exc}") from exc
+    props = model.metadata
+    metadata = model.meta.updated(
+        weight_bits=7,
+        narrowed_from=json.dumps({k: props.get(k, "") for k in ("threshold", "min_region_px", "train_f1", "command")}),
+        command=command or model.meta.command,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(f"{out.name}.{uuid.uuid4().hex}.part")
+    try:
+        save_with_metadata(proto, metadata, part)
+        cities = data.subset(model.train_cities)
+        threshold, min_px, f1 = _choose_postprocessing_for(part, metadata, cities, data.band_indices(model.bands))
+        part.replace(out)
+    finally:
+        part.unlink(missing_ok=True)
+    if log:
+        log(
+            f"{out.name}: {count} weight tensors narrowed to 7 bits, "
+            f"threshold {threshold}, min region {min_px} px, F1 {f1:.3f}"
+        )
+    return load_model(out)

@@ -1,0 +1,67 @@
+"""The two-date job from Python, and what it leaves on disk when a step fails."""
+
+import json
+
+import pytest
+
+from sitewatch.detect import default_config
+from sitewatch.jobs import two_date
+from sitewatch.jobs.two_date import run_two_date, write_outputs
+from sitewatch.sites import read_sites
+
+
+@pytest.fixture(scope="module")
+def bercy_run(oscd_city):
+    folder = oscd_city("bercy")
+    stages = []
+    run = run_two_date(
+        folder / "imgs_1",
+        folder / "imgs_2",
+        read_sites(folder / "bercy.geojson").get(None),
+        default_config("cva"),
+        reporter=stages.append,
+    )
+    return run, stages
+
+
+def test_stages_are_reported_and_timed(bercy_run):
+    run, stages = bercy_run
+    started = [s for s in stages if s is not None]
+    assert len(started) == stages.count(None) == len(run.timings_s) == 5
+
+
+def test_summary_names_its_inputs(bercy_run):
+    run, _ = bercy_run
+    summary = run.summary()
+    assert summary["inputs"]["before"]["acquired"] == "2016-11-30T00:00:00Z"
+    assert summary["inputs"]["before"]["acquired_source"] == "dates.txt (OSCD)"
+    assert len(summary["inputs"]["after"]["sha256"]) == 13
+    assert summary["results"]["changed_area_m2"] == pytest.approx(sum(e.area_m2 for e in run.events), abs=0.5)
+    assert json.dumps(summary)  # plain JSON
+
+
+def test_failed_write_keeps_earlier_outputs(bercy_run, tmp_path, monkeypatch):
+    run, _ = bercy_run
+    written = write_outputs(run, tmp_path)
+    before = {p.name: p.read_bytes() for p in written.values()}
+
+    def broken(*_args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(two_date, "render_report", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_outputs(run, tmp_path)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert after == before  # nothing half-written, no staging folder left behind
+    assert set(two_date.OUTPUT_FILES.values()) == set(after)
+
+
+def test_the_two_dates_are_one_cube_of_two_looks(bercy_run):
+    run, _ = bercy_run
+    cube = run.cube
+    assert cube.data.dims == ("time", "band", "y", "x") and len(cube) == 2
+    assert [s.datetime[:10] for s in cube.scenes] == ["2016-11-30", "2017-08-29"]  # bercy's dates.txt
+    assert [f.path.name for f in cube.files] == ["imgs_1", "imgs_2"]
+    assert run.events and all(
+        e.sources == {"before": str(cube.files[0].path), "after": str(cube.files[1].path)} for e in run.events
+    )
