@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python bench/learned_folds.py --models-dir MODELS [--data ../shared/data/oscd]
 
-MODELS holds `loco-<city>.onnx` for every OSCD city (`python -m sitewatch.train plan`).
+MODELS holds `loco-<city>.onnx` for every OSCD city (`sitewatch model plan`).
 For each city its fold model's probability map is scored three ways:
 
 * F1 at the model's own threshold (chosen on its training cities; no minimum region here,
@@ -64,7 +64,7 @@ def main() -> None:
     if missing:
         sys.exit(
             f"error: {args.models_dir} lacks loco-<city>.onnx for {', '.join(missing)}; "
-            "train them with `python -m sitewatch.train plan`"
+            "train them with `sitewatch model plan`"
         )
     own_total, best_total = Counts(), Counts()
     names, probs, labels, curves = [], [], [], []

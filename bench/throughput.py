@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     missing = [str(p) for p in args.model if not p.is_file()]
     if missing:
-        sys.exit(f"error: --model {missing[0]}: no such file; give an .onnx file made by `python -m sitewatch.train`")
+        sys.exit(f"error: --model {missing[0]}: no such file; give an .onnx file made by `sitewatch model`")
     warnings.filterwarnings("ignore", module="rasterio")
 
     scenes = {s.name: s for s in oscd_scenes(args.data)}

@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python bench/train_step.py oscd-train.npz [--steps 20] [--threads 1] [--copies 2]
 
-(the file from `python -m sitewatch.train prepare`; needs `pip install -e '.[train]'`).
+(the file from `sitewatch model prepare`; needs `pip install -e '.[train]'`).
 
 `sitewatch.train.fit.train` runs networks and batches channels-last, and a frozen
 pretrained encoder on ONNX Runtime. This times the same optimiser steps

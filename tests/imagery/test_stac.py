@@ -3,8 +3,8 @@
 The catalogue holds items whose assets are COGs made from the real OSCD Paris rasters,
 served over HTTP with range requests. The two real acquisitions (2016-11-30, 2017-11-07)
 appear as several items each, with different cloud-cover values, so that paging and
-filtering have something to do; one item points at a file that does not exist and two
-sit behind a token (signed URLs).
+filtering have something to do; one item points at a file that does not exist, two
+sit behind a token (signed URLs), and one carries a Sentinel-2 SCL band with a cloud.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rasterio.warp import transform_bounds
 
 from sitewatch.base.bands import SENTINEL2
 from sitewatch.base.errors import InputError
+from sitewatch.base.vocab import CloudMask
 from sitewatch.imagery import load_pair
 from sitewatch.imagery.stac import Collection, StacSource, load_items, search_items
 from sitewatch.sites import read_sites
@@ -42,6 +43,17 @@ def _make_cogs(city_dir: Path, out: Path) -> dict[str, dict[str, str]]:
             target.parent.mkdir(parents=True, exist_ok=True)
             rasterio.shutil.copy(source, target, driver="COG", compress="deflate", blocksize=128)
             names[date][band] = f"paris/{date}/{band}.tif"
+    # a scene classification band for the first date: vegetation (4) with a cloud (9) in the
+    # north-west quarter, as Sentinel-2 L2A items carry it
+    with rasterio.open(out / names["imgs_1"]["B02"]) as src:
+        profile = {**src.profile, "dtype": "uint8", "nodata": None, "driver": "GTiff"}
+        scl = np.full((src.height, src.width), 4, dtype="uint8")
+        scl[: src.height // 2, : src.width // 2] = 9
+    plain = out / "paris" / "scl-plain.tif"
+    with rasterio.open(plain, "w", **profile) as dst:
+        dst.write(scl, 1)
+    rasterio.shutil.copy(plain, out / "paris" / "imgs_1" / "SCL.tif", driver="COG", blocksize=128)
+    names["scl"] = {"SCL": "paris/imgs_1/SCL.tif"}
     return names
 
 
@@ -112,7 +124,16 @@ def stack(oscd_city, tmp_path_factory):
         for date, when in DATES.items():
             hrefs = {b: f"{asset_url}/signed/{n}" for b, n in names[date].items()}
             items.append(_item(f"paris-signed-{date}", "oscd-signed", when, 0.0, hrefs, bounds))
-        return [_collection("oscd"), _collection("oscd-signed"), _collection("oscd-monitor")], items
+        masked = _item("paris-scl", "oscd-scl", DATES["imgs_1"], 30.0, {}, bounds)
+        masked["assets"] = {
+            **_item(
+                "x", "x", DATES["imgs_1"], 0, {b: f"{asset_url}/open/{n}" for b, n in names["imgs_1"].items()}, bounds
+            )["assets"],
+            "scl": {"href": f"{asset_url}/open/{names['scl']['SCL']}", "type": "image/tiff", "roles": ["data"]},
+        }
+        items.append(masked)
+        collections = [_collection(c) for c in ("oscd", "oscd-signed", "oscd-monitor", "oscd-scl")]
+        return collections, items
 
     running = start_stack(build, root, TOKEN)
     yield running
@@ -257,3 +278,18 @@ def test_asset_server_hiccups_are_retried(stack, site, local_pair):
     stack.assets.faults(fail=2, status=503)
     cube = load_items(items, _source(stack), local_pair.geobox, local_pair.site_mask)
     assert len(cube) == 1 and not cube.dropped
+
+
+def test_the_cloud_mask_option_decides_which_mask_is_applied(stack, site, local_pair):
+    """provider: the item's SCL band masks its cloud; none: every pixel with data is kept."""
+    source = _source(stack, "oscd-scl")
+    items = search_items(source, site, "2016-11-29", "2016-12-01")
+    assert [i.id for i in items] == ["paris-scl"]
+    masked = load_items(items, source, local_pair.geobox, local_pair.site_mask)  # provider is the default
+    kept = load_items(items, source, local_pair.geobox, local_pair.site_mask, cloud_mask=CloudMask.none)
+    red_masked, red_kept = (c.data.isel(time=0).sel(band="red").values for c in (masked, kept))
+    h, w = red_kept.shape
+    north_west = (slice(h // 8, h // 3), slice(w // 8, w // 3))  # inside the cloud, away from its edge
+    south_east = (slice(2 * h // 3, 7 * h // 8), slice(2 * w // 3, 7 * w // 8))
+    assert np.isnan(red_masked[north_west]).all() and np.isfinite(red_kept[north_west]).mean() > 0.9
+    np.testing.assert_array_equal(red_masked[south_east], red_kept[south_east])

@@ -1,4 +1,4 @@
-"""`sitewatch run` on the watchlist with real imagery (the OSCD Paris series of tests/jobs/test_series.py).
+"""`sitewatch watchlist run` with real imagery (the OSCD Paris series of tests/jobs/test_series.py).
 
 Stores events once, alerts once, survives SIGKILL at any point: the store then holds
 exactly what one clean run stores.

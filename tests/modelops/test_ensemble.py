@@ -4,7 +4,7 @@ Mechanics only, on tiny float change models (tests/onnx_models.py) (one 3x3
 convolution over both dates' log DN): the merged graph must compute the members' mean
 probability, feed each member the inputs it was trained on (plain or radiometrically
 matched dates), quantise to int8 on request, and refuse members that cannot be averaged.
-Whether ensembles detect change better is measured on real OSCD cities (MODEL_CARD.md,
+Whether ensembles detect change better is measured on real OSCD cities (docs/model-card.md,
 `sitewatch bench oscd --cv loco`).
 """
 

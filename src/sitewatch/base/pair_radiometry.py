@@ -8,7 +8,7 @@ Matching each band of both dates by an affine map to their shared robust statist
 scene-wide part of that difference while keeping real local change. It is symmetric in
 time, so swapping the dates gives the same pair swapped.
 
-Opt-in (`python -m sitewatch.train ... --match-pairs`): on OSCD leave-one-city-out it
+Opt-in (`sitewatch model fit ... --match-pairs`): on OSCD leave-one-city-out it
 nearly halved Beihai's false positives but hurt other cities and left pooled F1 where it
 was (see the model card). This module needs numpy only, so the training code (which must
 run where GDAL is not installed) and the detector share exactly the same function.

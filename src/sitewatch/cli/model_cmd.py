@@ -25,6 +25,7 @@ import typer
 from rich.markup import escape
 
 from sitewatch.base.errors import InputError
+from sitewatch.base.vocab import FIXED_TEST_CITIES
 from sitewatch.cli.app import invoked, model_app
 from sitewatch.cli.console import stdout
 
@@ -128,15 +129,6 @@ def _recorded() -> str:
     return command_line(words[1:] if words[:1] == ["model"] else words)
 
 
-def _config(**options):  # -> TrainConfig
-    from sitewatch.train.config import checked_config  # lazy: keeps `--help` fast
-
-    widths = options.pop("widths") or DEFAULT_WIDTHS
-    return checked_config(
-        widths=tuple(widths), **{k: str(v) if isinstance(v, StrEnum) else v for k, v in options.items()}
-    )
-
-
 @model_app.command("prepare")
 def prepare(
     oscd_dir: Annotated[Path, typer.Argument(help="OSCD root folder.", metavar="OSCD_DIR", show_default=False)],
@@ -172,29 +164,13 @@ def fit(
     band_set: BandSetOption = BandSet.rgbn,
 ) -> None:
     """Train one model."""
-    from sitewatch.base.vocab import FIXED_TEST_CITIES  # lazy: keeps `--help` fast
-
     training = _load(data)
     left_out = set(exclude or []) | (set(FIXED_TEST_CITIES) if split == Split.fixed else set())
     unknown = sorted(left_out - set(training.cities))
     if unknown:
         raise InputError(f"--exclude {', '.join(unknown)}: not a city of {data} (have {', '.join(training.cities)})")
     cities = [c for c in training.cities if c not in left_out]
-    config = _config(
-        band_set=band_set,
-        widths=widths,
-        steps=steps,
-        batch=batch,
-        patch=patch,
-        seed=seed,
-        joint_gain_jitter=joint_gain_jitter,
-        edge_weight=edge_weight,
-        match_pairs=match_pairs,
-        siamese=siamese,
-        pretrained=pretrained,
-        features_only=features_only,
-        encoder_lr_scale=encoder_lr_scale,
-    )  # checked before torch is imported
+    config = config_of(locals())  # checked before torch is imported
     _require_torch(str(pretrained))
     from sitewatch.train.jobs import run_tasks
 
@@ -227,25 +203,10 @@ def plan(
     """
     from concurrent.futures.process import BrokenProcessPool  # lazy: keeps `--help` fast
 
-    from sitewatch.base.vocab import FIXED_TEST_CITIES
     from sitewatch.train import jobs as training_jobs
 
     training = _load(data)
-    shared = dict(
-        widths=widths,
-        steps=steps,
-        batch=batch,
-        patch=patch,
-        seed=seed,
-        joint_gain_jitter=joint_gain_jitter,
-        edge_weight=edge_weight,
-        match_pairs=match_pairs,
-        siamese=siamese,
-        pretrained=pretrained,
-        features_only=features_only,
-        encoder_lr_scale=encoder_lr_scale,
-    )
-    main, rgbn = _config(band_set=band_set, **shared), _config(band_set=BandSet.rgbn, **shared)
+    main, rgbn = config_of(locals()), config_of({**locals(), "band_set": BandSet.rgbn})
     _require_torch(str(pretrained))
     out.mkdir(parents=True, exist_ok=True)
     all_cities = list(training.cities)
@@ -357,21 +318,27 @@ def read_recorded(command: str) -> tuple[str, dict]:
         return words[0], dict(ctx.params)
 
 
+#: The options of `fit` and `plan` that make up a recipe (TrainConfig's settings).
+RECIPE = (
+    "band_set",
+    "widths",
+    "steps",
+    "batch",
+    "patch",
+    "seed",
+    "joint_gain_jitter",
+    "edge_weight",
+    "match_pairs",
+    "siamese",
+    "pretrained",
+    "features_only",
+    "encoder_lr_scale",
+)
+
+
 def config_of(options: dict):  # -> TrainConfig
-    """The training settings `fit` or `plan` options ask for, as they would train today."""
-    keys = (
-        "band_set",
-        "widths",
-        "steps",
-        "batch",
-        "patch",
-        "seed",
-        "joint_gain_jitter",
-        "edge_weight",
-        "match_pairs",
-        "siamese",
-        "pretrained",
-        "features_only",
-        "encoder_lr_scale",
-    )
-    return _config(**{k: options[k] for k in keys})
+    """The training settings that `fit` or `plan` options ask for, checked, as they would train today."""
+    from sitewatch.train.config import checked_config  # lazy: keeps `--help` fast
+
+    recipe = {k: str(v) if isinstance(v, StrEnum) else v for k, v in options.items() if k in RECIPE}
+    return checked_config(**{**recipe, "widths": tuple(recipe["widths"] or DEFAULT_WIDTHS)})

@@ -1,6 +1,6 @@
 """The learned change detector: small U-Nets run through ONNX Runtime, tiled over any image.
 
-No PyTorch here: the networks were trained with `python -m sitewatch.train` and exported
+No PyTorch here: the networks were trained with `sitewatch model` and exported
 to ONNX with everything needed to use them in the metadata (bands in order, probability
 threshold and minimum region size chosen on the training cities, training cities and
 command, and whether both dates are first matched radiometrically by
@@ -141,7 +141,7 @@ def load_model(path: str | os.PathLike[str]) -> ChangeModel:
     """Open an ONNX change model, checking that it is one of ours."""
     path = Path(path).resolve()
     if not path.is_file():
-        raise InputError(f"{path}: no such model file; give an .onnx file made by `python -m sitewatch.train`")
+        raise InputError(f"{path}: no such model file; give an .onnx file made by `sitewatch model`")
     check_shipped(path)
     try:
         props = dict(_session(path).get_modelmeta().custom_metadata_map)
@@ -322,12 +322,12 @@ def check_runs_here(model: ChangeModel) -> None:
 
     Such files (`ensemble --int8` before 2026-11-28, evening) are right on CPUs with VNNI;
     without it onnxruntime's integer convolutions saturate (the shipped ensemble fell from
-    F1 0.59 to 0.18). `python -m sitewatch.train narrow` rewrites them with 7-bit weights.
+    F1 0.59 to 0.18). `sitewatch model narrow` rewrites them with 7-bit weights.
     """
     if model.meta.weights == "int8" and model.meta.weight_bits != 7 and cpu_lacks_vnni():
         raise InputError(
             f"{model.path}: int8 model with 8-bit weights, which this CPU (no VNNI) computes wrongly; "
-            f"rewrite it with `python -m sitewatch.train narrow TRAINING.npz {model.path} --out DIR`"
+            f"rewrite it with `sitewatch model narrow TRAINING.npz {model.path} --out DIR`"
         )
 
 

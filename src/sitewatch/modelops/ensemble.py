@@ -2,7 +2,7 @@
 
 Why: fold models trained with different recipes err in different places in a city they
 never saw, so their mean probability ranks changed pixels better than any one of them
-(see MODEL_CARD.md). Keeping the ensemble one ONNX file leaves the detector unchanged:
+(docs/model-card.md). Keeping the ensemble one ONNX file leaves the detector unchanged:
 the members' graphs sit side by side in it, each fed from the graph inputs `before` and
 `after`, or `before_matched` and `after_matched` for members trained on pairs matched by
 `sitewatch.base.pair_radiometry` (the detector fills those whenever a model asks for them),
@@ -126,7 +126,7 @@ def share_common_nodes(graph) -> None:  # graph: onnx.GraphProto, changed in pla
     """Compute once what several members compute alike: equal weights, then equal nodes on equal inputs.
 
     Why: two members with the same frozen pretrained encoder on the same dates (PTd and
-    FO, MODEL_CARD.md) would otherwise each run it, and it is the most expensive part of
+    FO, docs/experiments.md) would otherwise each run it, and it is the most expensive part of
     the file. Initializers with the same type, shape and values become one; then, in
     graph order, a node with the same operator, attributes and inputs as an earlier one
     is dropped and its readers read the earlier node's outputs. The operators exported
@@ -236,7 +236,7 @@ def narrow_int8_weights(graph) -> int:  # graph: onnx.GraphProto, changed in pla
     onnxruntime runs uint8 x int8 convolutions with VPMADDUBSW, which adds products in
     pairs into int16 and saturates: 2 x 255 x 127 overflows. The ensemble shipped until
     2026-11-28 scored pooled F1 0.18 instead of 0.59 on the fixed split on such a CPU
-    (MODEL_CARD.md). Weights within [-64, 63] cannot overflow there and lose one bit
+    (docs/model-card.md). Weights within [-64, 63] cannot overflow there and lose one bit
     everywhere else; this is onnxruntime's `reduce_range`, applied to a graph already
     quantised, so files made before can be repaired as well as new ones built. A bias
     stays quantised with the product of its input's and weight's scales, as the fused
@@ -288,7 +288,7 @@ def quantize_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]]) -> N
     """Static int8 quantisation (QDQ, per-channel 7-bit weights): ~1.35x faster on CPUs with VNNI.
 
     A member's frozen pretrained layers stay float (`frozen_region`): quantised, its swish
-    and squeeze-excitation activations lost the pretrained member's gain (MODEL_CARD.md).
+    and squeeze-excitation activations lost the pretrained member's gain (docs/model-card.md).
     Weights are narrowed to 7 bits (`narrow_int8_weights`) so the file gives the same
     answer on CPUs with and without VNNI.
     """

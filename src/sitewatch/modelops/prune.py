@@ -2,7 +2,7 @@
 
 Why: a features-only member (`--features-only`, members FTm and FT3am of the shipped
 ensemble) multiplies its image input by zero, so its first U-Net level convolves zeros at
-full resolution and its output is exactly 0 (MODEL_CARD.md, Model). Its readers still
+full resolution and its output is exactly 0 (docs/model-card.md). Its readers still
 pay for it: the first level itself, the pooled zeros stacked onto the next level's input,
 and the zero skip stacked onto the last decoder's, about 4 % of the shipped file's time.
 This module finds such tensors without running the graph: it follows a multiplication

@@ -34,7 +34,7 @@ class SiteRecord(Base):
     sources: Mapped[list[str]] = mapped_column(JSON, default=list)
     geometry_wkt: Mapped[str] = mapped_column(Text)
     alert_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    monitor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # sources and options for `sitewatch run`
+    monitor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # imagery options for `watchlist run`
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

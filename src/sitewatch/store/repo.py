@@ -73,7 +73,7 @@ def get_site(session: Session, site_id: str) -> SiteRecord:
     record = session.get(SiteRecord, site_id)
     if record is None:
         known = ", ".join(session.scalars(select(SiteRecord.id).limit(10))) or "none yet"
-        raise InputError(f"no site '{site_id}' in the store (known: {known}); add it with `sitewatch sites add`")
+        raise InputError(f"no site '{site_id}' in the store (known: {known}); add it with `sitewatch watchlist add`")
     return record
 
 

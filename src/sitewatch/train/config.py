@@ -17,7 +17,7 @@ ENCODER_FILES = {"csmask-b4": "model_4b_l1c.onnx", "csmask-b4-l2a": "model_4b_l2
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training recipe. The defaults are member R1 of the shipped ensemble (MODEL_CARD.md),
+    """One training recipe. The defaults are member R1 of the shipped ensemble (docs/model-card.md),
     the best single network on unseen cities, so `plan` and the benchmark's missing fold
     models train it unless told otherwise."""
 

@@ -7,7 +7,7 @@ reflectance DN (Sentinel-2 scale, 0-10,000) and normalises inside the graph with
 log1p(DN)/8, so the exported ONNX file carries its own pre-processing and no caller can
 get it wrong. Four levels of 16-64 channels (~0.3 M parameters) keep CPU inference well
 above 50 km²/s. A siamese variant (`siamese=True`) is there for experiments; on OSCD it
-did not beat early fusion on unseen cities (MODEL_CARD.md, Experiments). A frozen
+did not beat early fusion on unseen cities (docs/experiments.md). A frozen
 pretrained encoder (`context`, `sitewatch.train.pretrained`) can add how much its features
 changed between the dates at the levels below the first; with `features_only=True` that
 change is all the network reads.
@@ -66,7 +66,7 @@ class ChangeUNet(nn.Module):
         self.widths = tuple(widths)
         # Features only: the first level reads zeros instead of the dates, so nothing but the
         # pretrained features' change reaches the network. It errs in other places than the
-        # members that read the dates, which is what an ensemble needs (MODEL_CARD.md, "FO").
+        # members that read the dates, which is what an ensemble needs (docs/experiments.md).
         # The first level's layers stay, so the layout is that of the other members and of the
         # fold models trained as FO. They never learn: on zeros, batch norm has nothing to
         # normalise, so the level outputs exactly 0 and passes no gradient (its biases stay 0;

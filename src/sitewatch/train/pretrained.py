@@ -9,7 +9,7 @@ Its stem and first ten encoder blocks describe local texture and material at 1/2
 the input resolution; the change network receives how much these features differ between
 the dates (`ChangeUNet(context=...)`), never the features themselves, so that it cannot
 learn the training cities' land cover from them (alone, the variant that also saw the
-features did worse on unseen cities, with more false alarms: MODEL_CARD.md, "Pretrained
+features did worse on unseen cities, with more false alarms: docs/experiments.md, "Pretrained
 encoder").
 
 The weights are read from the installed ukis-csmask package (`pip install -e '.[train]'`)
@@ -20,7 +20,7 @@ kept), and exported inside the change model's ONNX graph, so detection needs nei
 `csmask-b4-l2a` reads the same architecture trained on L2A surface reflectance
 (`model_4b_l2a.onnx`, fine-tuned from ImageNet separately, so its features differ). Fed
 the L1C dates all the same, its features-only member scored best of the single networks
-on four screening folds (MODEL_CARD.md, "A second encoder, features only").
+on four screening folds (docs/experiments.md).
 """
 
 from __future__ import annotations
