@@ -40,8 +40,8 @@ def test_detect_writes_every_output(detect_run):
     summary = json.loads((out / "summary.json").read_text())
     events = json.loads((out / "events.geojson").read_text())["features"]
     assert summary["results"]["event_count"] == len(events) > 0
-    assert summary["results"]["changed_area_m2"] == pytest.approx(
-        sum(f["properties"]["area_m2"] for f in events), abs=1.0
+    assert summary["results"]["changed_area_m2"] == pytest.approx(  # the headline counts what is inside the site
+        sum(f["properties"]["area_inside_site_m2"] for f in events), abs=1.0
     )
     assert summary["inputs"]["before"]["acquired"].startswith("2016-11-30")
     assert summary["detector"]["parameters"]["method"] == "cva"

@@ -53,8 +53,15 @@ def test_watchlist_round_trip(db, site_file, tmp_path):
     assert sitewatch("watchlist", "--db", db, "export", out).returncode == 0
     back = {site.id: site.name for site in read_sites(out).sites}
     assert back == {"plant-1": "Plant <one>", "depot-2": "Depot"}
-    assert sitewatch("watchlist", "--db", db, "remove", "depot-2").returncode == 0
+    assert_one_line_error(sitewatch("watchlist", "--db", db, "remove", "depot-2"), "--yes")  # asks first
+    assert "depot-2" in sitewatch("watchlist", "--db", db, "list").stdout
+    assert sitewatch("watchlist", "--db", db, "remove", "depot-2", "--yes").returncode == 0
     assert "depot-2" not in sitewatch("watchlist", "--db", db, "list").stdout
+    assert_one_line_error(sitewatch("watchlist", "--db", db, "show", "depot-2"), "no site 'depot-2'")
+    assert sitewatch("watchlist", "--db", db, "restore", "depot-2").returncode == 0  # the way back
+    assert "depot-2" in sitewatch("watchlist", "--db", db, "list").stdout
+    assert sitewatch("watchlist", "--db", db, "remove", "depot-2", "--yes", "--purge").returncode == 0
+    assert_one_line_error(sitewatch("watchlist", "--db", db, "restore", "depot-2"), "no site 'depot-2'")
 
 
 def test_review_from_the_command_line(db, site_file, tmp_path):

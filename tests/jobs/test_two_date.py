@@ -36,7 +36,14 @@ def test_summary_names_its_inputs(bercy_run):
     assert summary["inputs"]["before"]["acquired"] == "2016-11-30T00:00:00Z"
     assert summary["inputs"]["before"]["acquired_source"] == "dates.txt (OSCD)"
     assert len(summary["inputs"]["after"]["sha256"]) == 13
-    assert summary["results"]["changed_area_m2"] == pytest.approx(sum(e.area_m2 for e in run.events), abs=0.5)
+    # the headline counts what lies inside the site; the margin is context
+    inside = sum(e.inside_m2 for e in run.events)
+    assert summary["results"]["changed_area_m2"] == pytest.approx(inside, abs=0.5)
+    assert inside < sum(e.area_m2 for e in run.events)  # bercy's regions reach into the margin
+    for event in run.events:
+        props = event.properties()
+        assert 0 <= props["area_inside_site_m2"] <= props["area_m2"] + 0.1
+        assert props["area_inside_site_m2"] + props["area_in_margin_m2"] == pytest.approx(props["area_m2"], abs=0.2)
     assert json.dumps(summary)  # plain JSON
 
 

@@ -25,7 +25,8 @@ PERIOD = ("--from", "2016-10-01", "--to", "2017-12-31")
 
 
 @pytest.fixture
-def watchlist(scene_folder, tmp_path):  # noqa: F811
+def watchlist(scene_folder, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("SITEWATCH_TEST_HOOK_SECRET", "s")  # runs in subprocesses inherit it
     city, folder = scene_folder
     db = f"sqlite:///{tmp_path / 'store.db'}"
     assert sitewatch("watchlist", "--db", db, "add", city / "paris.geojson").returncode == 0
@@ -44,8 +45,10 @@ def watchlist(scene_folder, tmp_path):  # noqa: F811
         "built_up_gain",
         "--webhook",
         receiver.url,
-        "--secret",
-        "s",
+        "--secret-env",
+        "SITEWATCH_TEST_HOOK_SECRET",
+        "--allow-http",
+        "--allow-private-targets",  # the test receiver listens on 127.0.0.1
     )
     assert result.returncode == 0, result.stderr
     yield db, receiver
@@ -61,7 +64,7 @@ def test_run_stores_once_and_alerts_once(watchlist, tmp_path):
     db, receiver = watchlist
     first = sitewatch("watchlist", "--db", db, "run", "paris-1", *PERIOD, "--cache", tmp_path / "cache")
     assert first.returncode == 0, first.stderr
-    assert "new event(s)" in first.stdout and "alert(s) delivered" in first.stdout
+    assert "new event(s)" in first.stdout and "alerts: " in first.stdout and " delivered, 0 failed" in first.stdout
     stored = _events(db)
     with open_store(db).session() as s:
         alerts = list(s.scalars(select(Alert)))

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sitewatch.base.errors import InputError
+
 
 @contextmanager
 def staged_folder(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
@@ -42,3 +44,27 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     finally:
         part.unlink(missing_ok=True)
     return target
+
+
+def prepare_output_folder(out_dir: str | os.PathLike[str], names: list[str], *, overwrite: bool = False) -> Path:
+    """Check, before any work, that `out_dir` can take these outputs.
+
+    It must be a folder (made if missing) this process can write, and hold none of the
+    files the job writes unless `overwrite` says they may be replaced: an analyst's earlier
+    report is never silently lost.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; give --out a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkstemp(prefix=".write-test-", dir=out)[1])
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write there ({exc.strerror}); give --out a folder you can write") from exc
+    present = sorted(name for name in names if (out / name).exists())
+    if present and not overwrite:
+        raise InputError(
+            f"{out}: already holds {', '.join(present)}; choose another --out or pass --overwrite to replace them"
+        )
+    return out

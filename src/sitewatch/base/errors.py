@@ -16,3 +16,11 @@ class InputError(ValueError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class NoScenes(InputError):
+    """A source has no usable scene for the period: bad input for one job, news for a watchlist.
+
+    `monitor` reports it as bad input; a scheduled watchlist run reports "no new imagery"
+    and exits 0, since nothing failed.
+    """

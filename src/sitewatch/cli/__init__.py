@@ -1,6 +1,7 @@
 """Command-line interface (Typer + Rich): parse, call the jobs and the store, print."""
 
 from sitewatch.cli import (  # noqa: F401  (each module registers its commands)
+    alerts_cmd,
     bench_cmd,
     demo_cmd,
     detect_cmd,

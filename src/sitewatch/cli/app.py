@@ -1,6 +1,7 @@
 """The `sitewatch` command: the command groups, the store options and the error policy.
 
-Exit codes: 0 ok, 2 bad input (one line saying what to do), 1 internal error.
+Exit codes: 0 ok, 2 bad input (one line saying what to do), 1 internal error, 3 a watchlist
+run stored its results but some alerts were not delivered (they wait for the next run).
 
 Command modules import the imaging stack inside their commands, not at the top, so that
 `sitewatch --help` and `--version` start without loading GDAL, xarray or ONNX Runtime.
@@ -38,12 +39,14 @@ app = typer_app(HELP)
 sites_app = typer_app("Site files: check and convert GeoJSON, KML/KMZ and GeoPackage.")
 watchlist_app = typer_app("The watchlist in the store: sites, their alert rules, and runs since the last one.")
 events_app = typer_app("Change events in the store: list, review, report, export.")
+alerts_app = typer_app("Alerts queued by watchlist runs: list them with their deliveries, retry the undelivered.")
 bench_app = typer_app("Benchmark the detectors on labelled real imagery.")
 model_app = typer_app("Train and assemble the learned detector (needs the [train] extra for fit and plan).")
 for group, name in (
     (sites_app, "sites"),
     (watchlist_app, "watchlist"),
     (events_app, "events"),
+    (alerts_app, "alerts"),
     (bench_app, "bench"),
     (model_app, "model"),
 ):
@@ -80,8 +83,8 @@ def store_options(
     ctx.obj = StoreOptions(db, upgrade_store)
 
 
-watchlist_app.callback()(store_options)
-events_app.callback()(store_options)
+for store_group in (watchlist_app, events_app, alerts_app):
+    store_group.callback()(store_options)
 
 
 def _version(value: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +17,13 @@ from sitewatch.cli.console import StageProgress, console, stdout
 from sitewatch.cli.options import (
     MarginOption,
     MaxAreaOption,
+    MaxMemoryOption,
     OutOption,
+    OverwriteOption,
     SiteFileArgument,
     SiteIdOption,
+    gib_to_bytes,
+    not_in_future,
     not_negative,
     positive,
 )
@@ -36,6 +41,8 @@ def print_run_summary(run, written: dict[str, Path]) -> None:
     )
     for kind, area in results["changed_area_by_kind_m2"].items():
         stdout.print(f"  {kind}: {area:,.0f} m²")
+    for warning in summary["detector"].get("warnings", []):
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     for source in run.cube.files:
         if source.time.value is None:
             console.print(
@@ -86,6 +93,8 @@ def detect(
         str | None, typer.Option(help="Band names of multiband files, in order, e.g. red,green,blue,nir.")
     ] = None,
     max_area_km2: MaxAreaOption = DEFAULT_MAX_AREA_KM2,
+    overwrite: OverwriteOption = False,
+    max_memory: MaxMemoryOption = None,
     model: Annotated[
         Path | None, typer.Option(help="--method learned: an ONNX change model (default: the shipped one).")
     ] = None,
@@ -102,11 +111,23 @@ def detect(
     not_negative(margin, "--margin", " metres")
     if smooth is not None and smooth < 1:
         raise InputError(f"--smooth must be a window of 1 pixel or more, not {smooth}")
+    if threshold_value is not None and not math.isfinite(threshold_value):
+        raise InputError(f"--threshold-value must be a finite number, not {threshold_value}")
+    memory = gib_to_bytes(max_memory)
 
     # lazy: the imaging stack loads only when a command runs, keeping `--help` fast
+    from sitewatch.base.atomic import prepare_output_folder
     from sitewatch.detect import default_config
-    from sitewatch.jobs.two_date import run_two_date, write_outputs
+    from sitewatch.imagery.dates import parse_time
+    from sitewatch.jobs.two_date import OUTPUT_FILES, run_two_date, write_outputs
     from sitewatch.sites import read_sites
+
+    days = {o: parse_time(v, o) for o, v in (("--before-date", before_date), ("--after-date", after_date)) if v}
+    for option, when in days.items():
+        not_in_future(str(when)[:10], option)
+    if len(days) == 2 and days["--before-date"] >= days["--after-date"]:
+        raise InputError(f"--before-date {before_date} is not before --after-date {after_date}; swap them")
+    prepare_output_folder(out, list(OUTPUT_FILES.values()), overwrite=overwrite)
 
     site_file_read = read_sites(site_file, max_area_km2=max_area_km2)
     chosen = site_file_read.get(site)
@@ -135,6 +156,7 @@ def detect(
             site_repairs=site_file_read.repairs,
             reporter=progress,
             on_iteration=lambda i, n, delta: progress.detail(f"iteration {i}/{n}, Δρ {delta:.1e}"),
+            max_memory_bytes=memory,
         )
         written = write_outputs(run, out, reporter=progress)
     print_run_summary(run, written)

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sitewatch.base.errors import InputError
+from sitewatch.base.safety import inside
 from sitewatch.base.vocab import ReviewStatus
 from sitewatch.cli.app import events_app
 from sitewatch.cli.console import stdout
@@ -51,7 +52,8 @@ def events_list(
 def review(
     ctx: typer.Context,
     event_id: Annotated[
-        int, typer.Argument(help="Event id (from `sitewatch events list`).", metavar="EVENT_ID", show_default=False)
+        str,
+        typer.Argument(help="Event id as listed or reported: 17, #17 or E17.", metavar="EVENT_ID", show_default=False),
     ],
     confirm: Annotated[bool, typer.Option("--confirm", help="It is a real change.")] = False,
     dismiss: Annotated[bool, typer.Option("--dismiss", help="It is not (suppresses repeats at that place).")] = False,
@@ -71,8 +73,8 @@ def review(
     from sitewatch.store.repo import add_review  # lazy: keeps `--help` fast
 
     with ctx.obj.session() as session:
-        add_review(session, event_id, chosen[0], analyst or getpass.getuser(), note)
-    stdout.print(f"event {event_id}: {chosen[0]}")
+        review = add_review(session, event_id, chosen[0], analyst or getpass.getuser(), note)
+    stdout.print(f"event {review.event_id}: {chosen[0]}")
 
 
 @events_app.command("report")
@@ -111,12 +113,13 @@ def export(
 
     written = 0
     with ctx.obj.session() as session:
-        records = [get_site(session, site)] if site else list(session.scalars(select(SiteRecord)))
+        active = select(SiteRecord).where(SiteRecord.removed_at.is_(None)).order_by(SiteRecord.id)
+        records = [get_site(session, site)] if site else list(session.scalars(active))
         out.mkdir(parents=True, exist_ok=True)
         for record in records:
             for event in list_events(session, record.id):
                 model = site_model(event, record, region_id=record.id)
                 name = model["features"][0]["properties"]["site_id"]
-                (out / f"{name}.geojson").write_text(json.dumps(model, indent=1))
+                inside(out, f"{name}.geojson").write_text(json.dumps(model, indent=1))  # never outside OUT
                 written += 1
     stdout.print(f"wrote {written} SMART site model(s) to {escape(str(out))}")

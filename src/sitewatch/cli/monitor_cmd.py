@@ -16,9 +16,13 @@ from sitewatch.cli.console import StageProgress, console, stdout
 from sitewatch.cli.options import (
     MarginOption,
     MaxAreaOption,
+    MaxMemoryOption,
     OutOption,
+    OverwriteOption,
     SiteFileArgument,
     SiteIdOption,
+    gib_to_bytes,
+    not_in_future,
     not_negative,
     parse_day,
     positive,
@@ -91,9 +95,16 @@ def monitor(
     cache: CacheOption = None,
     no_cache: NoCacheOption = False,
     max_area_km2: MaxAreaOption = DEFAULT_MAX_AREA_KM2,
+    bands: Annotated[
+        str | None,
+        typer.Option(help="Band names of local multiband files without names, in order, e.g. red,green,blue,nir."),
+    ] = None,
+    overwrite: OverwriteOption = False,
+    max_memory: MaxMemoryOption = None,
 ) -> None:
     """Date the changes at a site from every usable scene between --from and --to."""
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    not_in_future(last, "--to")
     if first > last:
         raise InputError(f"--from {first} is after --to {last}")
     if not 0 <= min_valid <= 1:
@@ -103,11 +114,20 @@ def monitor(
     positive(resolution, "--resolution", " of metres")
     not_negative(margin, "--margin", " metres")
     not_negative(min_area, "--min-area", " square metres")
+    not_negative(max_cloud, "--max-cloud", " percent")
+    positive(min_magnitude, "--min-magnitude")
+    positive(max_shift, "--max-shift", " pixels")
+    if max_scenes is not None and max_scenes < 1:
+        raise InputError(f"--max-scenes must be 1 or more, not {max_scenes}")
+    memory = gib_to_bytes(max_memory)
 
     # lazy: the imaging stack loads only when a command runs, keeping `--help` fast
+    from sitewatch.base.atomic import prepare_output_folder
     from sitewatch.detect.timeseries import BreakConfig
-    from sitewatch.jobs.series import MonitorConfig, run_monitor, write_monitor_outputs
+    from sitewatch.jobs.series import OUTPUT_FILES, MonitorConfig, run_monitor, write_monitor_outputs
     from sitewatch.sites import read_sites
+
+    prepare_output_folder(out, list(OUTPUT_FILES), overwrite=overwrite)
 
     chosen = read_sites(site_file, max_area_km2=max_area_km2).get(site)
     config = MonitorConfig(
@@ -126,6 +146,8 @@ def monitor(
         max_shift_px=max_shift,
         normalise=normalise,
         composite=composite,
+        bands=[b.strip() for b in bands.split(",")] if bands else None,
+        max_memory_gb=None if memory is None else memory / 2**30,
         breaks=BreakConfig(min_obs=min_obs, min_magnitude=min_magnitude),
     )
     with StageProgress() as progress:

@@ -26,6 +26,17 @@ SiteIdOption = Annotated[
 OutOption = Annotated[Path, typer.Option("--out", help="Output folder (created if missing).", show_default=False)]
 MarginOption = Annotated[float, typer.Option("--margin", help="Metres kept around the site polygon.")]
 MaxAreaOption = Annotated[float, typer.Option("--max-area-km2", help="Refuse site polygons larger than this, km².")]
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace outputs already in --out (refused otherwise).")
+]
+MaxMemoryOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-memory",
+        help="GiB the job may plan for; larger grids are refused before any work (default: half the machine's "
+        "memory, or SITEWATCH_MAX_MEMORY_GB).",
+    ),
+]
 
 __all__ = ["DEFAULT_MARGIN_M", "DEFAULT_MAX_AREA_KM2"]
 
@@ -48,3 +59,19 @@ def not_negative(value: float | None, option: str, unit: str = "") -> None:
     """Refuse negative, NaN and infinite values of an option."""
     if value is not None and not (math.isfinite(value) and value >= 0):
         raise InputError(f"{option} must be zero or more{unit}, not {value}")
+
+
+def not_in_future(day: str | None, option: str) -> None:
+    """Refuse a day after today (UTC): imagery from the future does not exist, and a stored
+    run ending there would make every later run believe it is up to date."""
+    from datetime import UTC, datetime
+
+    today = datetime.now(UTC).date().isoformat()
+    if day is not None and day[:10] > today:
+        raise InputError(f"{option} {day[:10]} is in the future (today is {today}); give a day up to today")
+
+
+def gib_to_bytes(value: float | None) -> int | None:
+    """`--max-memory` in bytes (None: the default budget)."""
+    positive(value, "--max-memory", " of GiB")
+    return None if value is None else int(value * 2**30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -12,11 +13,19 @@ from rich.table import Table
 
 from sitewatch.base.defaults import DEFAULT_MAX_AREA_KM2
 from sitewatch.base.errors import InputError
+from sitewatch.base.safety import mask_url
 from sitewatch.base.vocab import Kind
 from sitewatch.cli.app import watchlist_app
 from sitewatch.cli.console import StageProgress, console, stdout
 from sitewatch.cli.monitor_cmd import CacheOption, NoCacheOption, cache_folder
-from sitewatch.cli.options import MaxAreaOption, SiteFileArgument, SiteIdOption, parse_day
+from sitewatch.cli.options import (
+    MaxAreaOption,
+    SiteFileArgument,
+    SiteIdOption,
+    not_in_future,
+    not_negative,
+    parse_day,
+)
 
 
 @watchlist_app.command("add")
@@ -70,7 +79,8 @@ def list_sites(ctx: typer.Context) -> None:
         table = Table(title="watchlist")
         for column in ("id", "name", "country", "tags", "events"):
             table.add_column(column)
-        for record in session.scalars(select(SiteRecord).order_by(SiteRecord.id)):
+        listed = select(SiteRecord).where(SiteRecord.removed_at.is_(None)).order_by(SiteRecord.id)
+        for record in session.scalars(listed):
             table.add_row(
                 escape(record.id),
                 escape(record.name),
@@ -123,7 +133,8 @@ def export(
     from sitewatch.store.repo import get_site, site_from_record
 
     with ctx.obj.session() as session:
-        records = [get_site(session, s) for s in site] if site else list(session.scalars(select(SiteRecord)))
+        active = select(SiteRecord).where(SiteRecord.removed_at.is_(None)).order_by(SiteRecord.id)
+        records = [get_site(session, s) for s in site] if site else list(session.scalars(active))
         sites = [site_from_record(r) for r in records]
     if not sites:
         raise InputError("the watchlist is empty; add sites with `sitewatch watchlist add`")
@@ -133,15 +144,52 @@ def export(
 
 @watchlist_app.command("remove")
 def remove(
-    ctx: typer.Context, site_id: Annotated[str, typer.Argument(help="Site id.", metavar="SITE_ID", show_default=False)]
+    ctx: typer.Context,
+    site_id: Annotated[str, typer.Argument(help="Site id.", metavar="SITE_ID", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", help="Do it (the command refuses without it).")] = False,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Delete the site with its runs, events and reviews for good.")
+    ] = False,
 ) -> None:
-    """Remove a site and everything stored about it."""
+    """Take a site off the watchlist; its history stays until --purge (`watchlist restore` brings it back)."""
+    from datetime import UTC, datetime  # lazy: keeps `--help` fast
+
+    from sitewatch.store.repo import get_site, list_events
+
+    with ctx.obj.session() as session:
+        record = get_site(session, site_id, removed=purge)
+        count = len(list_events(session, site_id)) if record.removed_at is None else 0
+        if not yes:
+            what = "delete it and its events and reviews for good" if purge else "set it aside"
+            raise InputError(
+                f"site '{site_id}' has {count} stored event(s); `watchlist remove {site_id} --yes` will {what}"
+            )
+        if purge:
+            session.delete(record)
+        else:
+            record.removed_at = datetime.now(UTC)
+        session.commit()
+    if purge:
+        stdout.print(f"deleted site {escape(site_id)} and everything stored about it")
+    else:
+        stdout.print(f"removed site {escape(site_id)}; `sitewatch watchlist restore {escape(site_id)}` brings it back")
+
+
+@watchlist_app.command("restore")
+def restore(
+    ctx: typer.Context,
+    site_id: Annotated[str, typer.Argument(help="Site id.", metavar="SITE_ID", show_default=False)],
+) -> None:
+    """Bring back a site that `watchlist remove` set aside, with its history."""
     from sitewatch.store.repo import get_site  # lazy: keeps `--help` fast
 
     with ctx.obj.session() as session:
-        session.delete(get_site(session, site_id))
+        record = get_site(session, site_id, removed=True)
+        if record.removed_at is None:
+            raise InputError(f"site '{site_id}' is on the watchlist already; nothing to restore")
+        record.removed_at = None
         session.commit()
-    stdout.print(f"removed site {escape(site_id)}")
+    stdout.print(f"restored site {escape(site_id)}")
 
 
 @watchlist_app.command("rules")
@@ -153,9 +201,23 @@ def rules(
     persistence: Annotated[int | None, typer.Option(help="Looks after the break that must confirm a change.")] = None,
     kind: Annotated[list[Kind] | None, typer.Option("--kind", help="Kinds of interest (repeatable).")] = None,
     webhook: Annotated[
-        list[str] | None, typer.Option("--webhook", help="POST alerts to this URL (repeatable).")
+        list[str] | None, typer.Option("--webhook", help="POST alerts to this https URL (repeatable).")
     ] = None,
-    secret: Annotated[str | None, typer.Option(help="Sign webhook bodies with HMAC-SHA256 and this secret.")] = None,
+    secret_env: Annotated[
+        str | None,
+        typer.Option(help="Sign webhook bodies (HMAC-SHA256) with the secret in this environment variable."),
+    ] = None,
+    secret_file: Annotated[
+        Path | None, typer.Option(help="Sign webhook bodies with the secret in this file (kept out of the store).")
+    ] = None,
+    allow_http: Annotated[bool, typer.Option("--allow-http", help="Allow plain-http webhooks for this site.")] = False,
+    allow_private_targets: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-targets",
+            help="Allow webhooks on loopback, private or link-local addresses (your own receiver).",
+        ),
+    ] = False,
     email: Annotated[list[str] | None, typer.Option("--email", help="Mail alerts here (repeatable).")] = None,
     smtp: Annotated[str | None, typer.Option(help="SMTP server, host:port.")] = None,
     dismiss_growth: Annotated[
@@ -168,31 +230,43 @@ def rules(
     max_cloud: Annotated[float | None, typer.Option(help="Cloud limit for `watchlist run`, %.")] = None,
 ) -> None:
     """Set a site's alert rules and where `watchlist run` takes its imagery from."""
+    from sitewatch.alerts.targets import check_webhook, secret_reference  # lazy: keeps `--help` fast
+
+    for value, option in ((alert_min_area, "--alert-min-area"), (alert_min_score, "--alert-min-score")):
+        not_negative(value, option)
+    if persistence is not None and persistence < 0:
+        raise InputError(f"--persistence must be 0 or more looks, not {persistence}")
+    if dismiss_growth is not None and not (math.isfinite(dismiss_growth) and dismiss_growth >= 1):
+        raise InputError(f"--dismiss-growth must be 1 or more, not {dismiss_growth}")
+    not_negative(max_cloud, "--max-cloud", " percent")
+    for url in webhook or []:
+        check_webhook(url, allow_http=allow_http, allow_private=allow_private_targets)
     updates = {
         "min_area_m2": alert_min_area,
         "min_score": alert_min_score,
         "persistence": persistence,
         "kinds": [str(k) for k in kind] if kind else None,
         "webhooks": webhook,
-        "secret": secret,
+        "secret_ref": secret_reference(secret_env, secret_file),
         "emails": email,
         "smtp": smtp,
         "dismiss_growth": dismiss_growth,
+        "allow_http": allow_http or None,
+        "allow_private": allow_private_targets or None,
     }
-    if dismiss_growth is not None and dismiss_growth < 1:
-        raise InputError(f"--dismiss-growth must be 1 or more, not {dismiss_growth}")
-    for url in webhook or []:
-        if not url.startswith(("http://", "https://")):
-            raise InputError(f"--webhook '{url}' is not an http(s) URL")
     from sitewatch.store.repo import get_site  # lazy: keeps `--help` fast
 
     with ctx.obj.session() as session:
         record = get_site(session, site_id)
-        record.alert_rules = {**record.alert_rules, **{k: v for k, v in updates.items() if v is not None}}
+        rules = {**record.alert_rules, **{k: v for k, v in updates.items() if v is not None}}
+        if updates["secret_ref"]:
+            rules.pop("secret", None)  # a secret stored in clear by an earlier version goes
+        record.alert_rules = rules
         imagery = {"sources": source, "collection": collection, "max_cloud": max_cloud}
         record.monitor = {**record.monitor, **{k: v for k, v in imagery.items() if v is not None}}
         session.commit()
         shown = {k: ("***" if k == "secret" else v) for k, v in record.alert_rules.items()}
+        shown["webhooks"] = [mask_url(u) for u in shown.get("webhooks", [])]
         stdout.print(
             f"{escape(site_id)}: alert rules {escape(json.dumps(shown))}; imagery {escape(json.dumps(record.monitor))}"
         )
@@ -218,6 +292,9 @@ def run(
         raise InputError("name the sites to run, or give --all")
     first = parse_day(start, "--from") if start else None
     last = parse_day(end, "--to") if end else None
+    not_in_future(last, "--to")
+    if first and last and first > last:
+        raise InputError(f"--from {first} is after --to {last}")
     from sitewatch.jobs.watchlist import SiteOutcome, run_watchlist  # lazy: keeps `--help` fast
 
     def said(outcome: SiteOutcome) -> None:
@@ -226,6 +303,9 @@ def run(
             console.print(f"[red]failed:[/] {name}: {escape(outcome.reason)}")
         elif outcome.status == "up-to-date":
             stdout.print(f"{name}: up to date (last run to {escape(outcome.first)})")
+        elif outcome.status == "no-new-imagery":
+            first_run = " (a first run: try an earlier --from)" if not outcome.run_id and start is None else ""
+            stdout.print(f"{name}: no new imagery to date yet{first_run}: {escape(outcome.reason)}")
         elif outcome.status == "duplicate":
             stdout.print(f"{name}: same inputs as run {outcome.run_id}; nothing new")
         else:
@@ -245,8 +325,15 @@ def run(
             progress=StageProgress,
             on_site=said,
         )
-    if outcome.delivered:
-        stdout.print(f"{outcome.delivered} alert(s) delivered")
+    alerts = outcome.alerts
+    if alerts.delivered or alerts.failed or alerts.left:
+        stdout.print(
+            f"alerts: {len(alerts.delivered)} delivered, {len(alerts.failed)} failed, {alerts.left} not tried "
+            "(time budget); undelivered ones are retried by the next run (`sitewatch alerts list`)"
+        )
     if outcome.failed:
         ids = ", ".join(s.site_id for s in outcome.failed)
         raise InputError(f"{len(outcome.failed)} site(s) failed: {ids} (see above); the others were stored")
+    if alerts.failed or alerts.left:
+        console.print("[yellow]warning:[/] the run was stored but some alerts were not delivered (exit code 3)")
+        raise typer.Exit(3)

@@ -22,6 +22,9 @@ from sitewatch.detect.learned import choose_model, learned_score
 from sitewatch.detect.threshold import choose_threshold
 
 METHODS = values(Method)
+#: A detector that flags more than this share of the image is warned about: real change at a
+#: site rarely covers half of it, a radiometric or registration mismatch does.
+FLAGGED_WARNING = 0.5
 
 #: Per-method defaults: the threshold rule that suits each score (see docs of each).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -175,6 +178,14 @@ def _finish(
         opening_radius=config.opening_radius,
         closing_radius=config.closing_radius,
     )
+    valid = np.isfinite(score)
+    share = float(mask[valid].mean()) if valid.any() else 0.0
+    diagnostics = {**diagnostics, "flagged_share": round(share, 4)}
+    if share > FLAGGED_WARNING:
+        diagnostics["warnings"] = [
+            f"{config.method} flagged {share:.0%} of the image as changed: more likely a radiometric or "
+            "registration difference between the dates than change; check both images, or try --method cva"
+        ]
     coords = {k: v for k, v in before.coords.items() if k != "band"}
     return ChangeResult(
         score=xr.DataArray(score, dims=("y", "x"), coords=coords, name="change_score"),

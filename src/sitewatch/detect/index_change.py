@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sitewatch.base import indices
+from sitewatch.base.errors import InputError
 from sitewatch.base.stats import robust_scale
 
 
@@ -25,8 +26,9 @@ def index_change_score(
     """(score, indices used) for two (band, y, x) arrays."""
     names = usable_indices(requested, band_keys)
     if not names:
-        raise ValueError(
-            f"none of the indices {', '.join(requested)} can be computed from bands {', '.join(band_keys)}"
+        raise InputError(
+            f"--method index needs red and nir (NDVI), nir and swir16 (NDBI) or green and swir16 (MNDWI); "
+            f"the images have {', '.join(band_keys)}: use --method cva, or name the bands with --bands"
         )
     b_lookup = indices.band_lookup(before, band_keys)
     a_lookup = indices.band_lookup(after, band_keys)
@@ -43,7 +45,7 @@ def index_change_score(
         valid &= finite
         used.append(name)
     if not used:
-        raise ValueError("the index differences are constant: the two images look identical")
+        raise InputError("the index differences are constant: the two images look identical; check the inputs")
     score = np.sqrt(total / len(used)).astype("float32")
     score[~valid] = np.nan
     return score, used

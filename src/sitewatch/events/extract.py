@@ -29,7 +29,7 @@ class Event:
 
     id: str
     geometry: Polygon | MultiPolygon  # WGS84
-    area_m2: float
+    area_m2: float  # the whole region, margin included
     pixel_count: int
     mean_score: float
     max_score: float
@@ -41,12 +41,20 @@ class Event:
     sources: dict[str, Any] = field(default_factory=dict)
     confirmations: int | None = None  # valid looks after the break that show the change (series)
     region: int = 0  # label of the region on the change grid (internal)
+    area_inside_m2: float | None = None  # the part inside the site polygon (None: no site, all of it)
+
+    @property
+    def inside_m2(self) -> float:
+        """Area inside the site polygon: what totals, rules and alerts count."""
+        return self.area_m2 if self.area_inside_m2 is None else self.area_inside_m2
 
     def properties(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "kind": self.kind,
             "area_m2": round(self.area_m2, 1),
+            "area_inside_site_m2": round(self.inside_m2, 1),
+            "area_in_margin_m2": round(self.area_m2 - self.inside_m2, 1),
             "pixel_count": self.pixel_count,
             "mean_score": round(self.mean_score, 3),
             "max_score": round(self.max_score, 3),
@@ -139,6 +147,7 @@ def extract_events(
     # Areas in metres: the grid itself when it is UTM, else the UTM zone of its centre.
     centre = _geobox_centre_wgs84(cube)
     area_crs = grid_crs if not grid_crs.geographic else utm_crs_for(*centre)
+    site_metric = None if cube.site is None else cube.site.geometry_in(area_crs)
     dates = (cube.scenes[0].datetime or None, cube.scenes[-1].datetime or None)
     if cube.files:
         sources: dict[str, Any] = {"before": str(cube.files[0].path), "after": str(cube.files[-1].path)}
@@ -152,6 +161,7 @@ def extract_events(
         wgs84 = polygon if grid_crs.geographic else reproject_geometry(polygon, grid_crs, WGS84)
         metric = polygon if area_crs is grid_crs else reproject_geometry(polygon, grid_crs, area_crs)
         area = float(metric.area)
+        inside = None if site_metric is None else float(metric.intersection(site_metric).area)
         evidence = spectral_evidence(
             dict(zip(bands, before_means[i].tolist(), strict=True)),
             dict(zip(bands, after_means[i].tolist(), strict=True)),
@@ -172,6 +182,7 @@ def extract_events(
                 site_overlap=float(in_site[i] / pixel_counts[i]),
                 sources=sources,
                 region=int(label),
+                area_inside_m2=inside,
             )
         )
     events.sort(key=lambda e: e.area_m2, reverse=True)

@@ -12,7 +12,7 @@ from shapely.geometry import box
 from sitewatch.base.errors import InputError
 from sitewatch.base.geo import WGS84, reproject_geometry
 from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
-from sitewatch.imagery.grid import DEFAULT_MARGIN_M, site_geobox, snap_resolution
+from sitewatch.imagery.grid import DEFAULT_MARGIN_M, check_grid_memory, site_geobox, snap_resolution
 from sitewatch.imagery.local import ImageSource, load_image, open_image
 from sitewatch.sites import Site
 
@@ -45,6 +45,7 @@ def load_pair(
     geobox: GeoBox | None = None,
     resolution_m: float | None = None,
     margin_m: float = DEFAULT_MARGIN_M,
+    max_memory_bytes: int | None = None,
 ) -> SceneCube:
     """Read both images onto the site's UTM grid (or onto `geobox` when given), as a cube of two looks."""
     sources = (_as_source(before), _as_source(after))
@@ -64,6 +65,7 @@ def load_pair(
                 f"(image covers lon/lat {_fmt_bounds(source.footprint_wgs84.bounds)}, site "
                 f"{_fmt_bounds(area.bounds)}); check the image and the site file"
             )
+    check_grid_memory(geobox, len(sources), len(keys), max_memory_bytes, str(sources[1].path))
     site_mask, keep_mask = site_masks(site, geobox, margin_m)
     arrays = []
     for source in sources:

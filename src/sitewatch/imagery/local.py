@@ -24,7 +24,7 @@ from rasterio.enums import ColorInterp, Resampling
 from rasterio.errors import RasterioError
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
-from shapely.geometry import Polygon, box
+from shapely.geometry import MultiPolygon, Polygon, box
 
 from sitewatch.base import bands as bandnames
 from sitewatch.base.errors import InputError
@@ -64,7 +64,7 @@ class ImageSource:
     time: AcquisitionTime
     sensor: str | None
     crs_wkt: str
-    footprint_wgs84: Polygon
+    footprint_wgs84: Polygon | MultiPolygon
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -102,6 +102,8 @@ class ImageSource:
 
 
 def _open(path: Path) -> rasterio.DatasetReader:
+    if not path.is_file():  # a FIFO would block forever, a device would never end
+        raise InputError(f"{path}: not a regular file (a pipe, device or broken link); give an image file")
     try:
         return rasterio.open(path)
     except (RasterioError, OSError) as exc:
@@ -128,8 +130,12 @@ def _resolution_m(src: rasterio.DatasetReader) -> float:
     return math.sqrt(a * e) * factor
 
 
-def _footprint(src: rasterio.DatasetReader) -> Polygon:
-    return box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21))
+def _footprint(src: rasterio.DatasetReader) -> Polygon | MultiPolygon:
+    """The image's lon/lat footprint; one that straddles the antimeridian is split in two."""
+    west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21)
+    if west > east:  # GDAL's way of saying the box crosses 180°
+        return MultiPolygon([box(west, south, 180.0, north), box(-180.0, south, east, north)])
+    return box(west, south, east, north)
 
 
 def _multiband_bands(
@@ -164,7 +170,12 @@ def _multiband_bands(
 
 
 def _folder_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in RASTER_SUFFIXES and p.is_file())
+    """The raster files of a per-band folder; one that is not a regular file is refused, not skipped."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in RASTER_SUFFIXES)
+    for file in files:
+        if not file.is_file():
+            raise InputError(f"{file}: not a regular file (a pipe, device or broken link); remove it from the folder")
+    return files
 
 
 def open_image(

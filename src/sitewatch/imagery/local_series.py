@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from odc.geo.geobox import GeoBox
+from rasterio.errors import RasterioError
 
 from sitewatch.base.errors import InputError
 from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
@@ -52,16 +53,27 @@ def load_series(
     *,
     on_scene: Callable[[int, int, str], None] | None = None,
 ) -> SceneCube:
-    """Read every scene onto `geobox`, bands the scenes have in common."""
+    """Read every scene onto `geobox`, bands the scenes have in common.
+
+    A scene that cannot be read (truncated, corrupt) is dropped with a note naming the
+    file, and the others go on; when none can be read, the first problem is the error.
+    """
     keys = [b.key for b in sources[0].bands if all(b.key in {x.key for x in s.bands} for s in sources[1:])]
     if not keys:
         raise InputError(f"the scenes in {sources[0].path.parent} share no band; name them with --bands")
-    arrays, scenes = [], []
+    arrays, scenes, dropped, times = [], [], [], []
     for index, source in enumerate(sources):
         if on_scene is not None:
             on_scene(index + 1, len(sources), source.path.name)
-        array = load_image(source, geobox, keys).values
-        arrays.append(array)
-        scenes.append(SceneInfo.from_image(source, keys))
-    times = [s.time.value for s in sources]
-    return SceneCube(cube_array(np.stack(arrays), times, keys, geobox), scenes, geobox, site_mask)
+        info = SceneInfo.from_image(source, keys)
+        try:
+            arrays.append(load_image(source, geobox, keys).values)
+        except (InputError, RasterioError, OSError) as exc:
+            info.notes.append(f"dropped: could not be read ({' '.join(str(exc).split())[:200]})")
+            dropped.append(info)
+            continue
+        scenes.append(info)
+        times.append(source.time.value)
+    if not scenes:
+        raise InputError(f"none of the {len(sources)} scenes could be read; first problem: {dropped[0].notes[-1]}")
+    return SceneCube(cube_array(np.stack(arrays), times, keys, geobox), scenes, geobox, site_mask, dropped)

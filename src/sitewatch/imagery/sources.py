@@ -16,12 +16,12 @@ import numpy as np
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
-from sitewatch.base.errors import InputError
+from sitewatch.base.errors import NoScenes
 from sitewatch.base.keys import file_fingerprint
 from sitewatch.base.vocab import CloudMask
 from sitewatch.imagery.align import site_masks
 from sitewatch.imagery.cube import SceneCube, merge_cubes
-from sitewatch.imagery.grid import site_geobox
+from sitewatch.imagery.grid import check_grid_memory, site_geobox
 from sitewatch.imagery.local_series import load_series, open_series
 from sitewatch.imagery.masks import mask_clouds_s2cloudless
 from sitewatch.imagery.stac import StacSource, load_items, resolve_source, search_items
@@ -66,15 +66,16 @@ def plan_sources(
     collection: str | None = None,
     max_cloud: float | None = None,
     max_scenes: int | None = None,
+    band_names: list[str] | None = None,
 ) -> list[PlannedSource]:
     """Search every source for the period: a folder of local files, or a STAC preset or URL."""
     planned = []
     for spec in sources:
         path = Path(spec)
         if path.exists():
-            scenes = [s for s in open_series(path) if _in_period(s.time.iso or "", start, end)]
+            scenes = [s for s in open_series(path, band_names) if _in_period(s.time.iso or "", start, end)]
             if not scenes:
-                raise InputError(f"{path}: no scene dated between {start} and {end}")
+                raise NoScenes(f"{path}: no scene dated between {start} and {end}")
             planned.append(PlannedSource(spec, scenes))
         else:
             source = resolve_source(spec, collection)
@@ -98,12 +99,17 @@ def load_planned(
     margin_m: float,
     cloud_mask: CloudMask = CloudMask.provider,
     on_scene: SceneCallback | None = None,
+    max_memory_bytes: int | None = None,
 ) -> SceneCube:
     """Every planned scene read onto the site grid, masked as `cloud_mask` says, merged in time order.
 
     Local files carry no quality band, so for them `provider` masks nothing.
     """
-    geobox, inside, kept = site_grid(site, resolution_m, margin_m)
+    geobox = site_geobox(site, resolution_m, margin_m)
+    looks = sum(len(p.scenes) for p in planned)
+    bands = max((len(s.bands) for p in planned if p.stac is None for s in p.scenes), default=0) or 13
+    check_grid_memory(geobox, looks, bands, max_memory_bytes, site.id)
+    inside, kept = site_masks(site, geobox, margin_m)
     cubes = []
     for plan in planned:
         if plan.stac is None:

@@ -23,7 +23,7 @@ from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from urllib3.util.retry import Retry
 
-from sitewatch.base.errors import InputError
+from sitewatch.base.errors import InputError, NoScenes
 from sitewatch.base.vocab import CloudMask
 from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
 from sitewatch.imagery.masks import MASK_ASSETS, valid_from_mask_band
@@ -217,7 +217,7 @@ def search_items(
         items = [i for i in items if i.properties.get("eo:cloud_cover", 0.0) <= max_cloud]
     if not items:
         cloud = f" with cloud cover <= {max_cloud:g}%" if max_cloud is not None else ""
-        raise InputError(
+        raise NoScenes(
             f"no scenes of {', '.join(c.id for c in source.collections)} at {source.url} over site "
             f"'{site.id}' between {start} and {end}{cloud}; widen the dates or the cloud limit"
         )

@@ -20,7 +20,7 @@ from scipy import ndimage
 from sitewatch import __version__
 from sitewatch.base.atomic import staged_folder
 from sitewatch.base.defaults import DEFAULT_MARGIN_M, DEFAULT_MIN_AREA_M2, DEFAULT_MIN_VALID
-from sitewatch.base.errors import InputError
+from sitewatch.base.errors import NoScenes
 from sitewatch.base.keys import content_key
 from sitewatch.base.progress import StageReporter, stage_detail, timed_stage
 from sitewatch.base.vocab import CloudMask, Composite
@@ -40,6 +40,9 @@ from sitewatch.imagery.sources import PlannedSource, load_planned, plan_sources
 from sitewatch.report.monitor import render_monitor_report
 from sitewatch.sites import Site
 
+#: What `write_monitor_outputs` writes into its folder.
+OUTPUT_FILES = ("summary.json", "events.geojson", "events.gpkg", "events.kml", "report.html")
+
 
 @dataclass
 class MonitorConfig:
@@ -58,6 +61,8 @@ class MonitorConfig:
     max_shift_px: float = 1.5
     normalise: bool = False
     composite: Composite | None = None
+    bands: list[str] | None = None  # band names of local multiband files without names, in order
+    max_memory_gb: float | None = None  # refuse grids whose cube would not fit (None: half the machine's memory)
     breaks: BreakConfig = field(default_factory=BreakConfig)
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,7 +88,7 @@ class MonitorRun:
         rows = []
         total = 0.0
         for scene in self.cube.scenes:
-            new = sum(e.area_m2 for e in self.events if e.after_date == scene.datetime)
+            new = sum(e.inside_m2 for e in self.events if e.after_date == scene.datetime)
             total += new
             rows.append({"date": scene.datetime, "new_m2": round(new, 1), "cumulative_m2": round(total, 1)})
         return rows
@@ -102,7 +107,7 @@ class MonitorRun:
             "noise_per_band": dict(zip(self.cube.bands, np.round(self.breaks.noise, 4).tolist(), strict=False)),
             "results": {
                 "event_count": len(self.events),
-                "changed_area_m2": round(sum(e.area_m2 for e in self.events), 1),
+                "changed_area_m2": round(sum(e.inside_m2 for e in self.events), 1),  # inside the site
                 "timeline": self.timeline(),
             },
             "cache": self.cache,
@@ -120,6 +125,7 @@ def plan(site: Site, config: MonitorConfig) -> list[PlannedSource]:
         collection=config.collection,
         max_cloud=config.max_cloud,
         max_scenes=config.max_scenes,
+        band_names=config.bands,
     )
 
 
@@ -135,6 +141,7 @@ def clean_cube(
             margin_m=config.margin_m,
             cloud_mask=config.cloud_mask,
             on_scene=lambda i, n, name: stage_detail(reporter, f"scene {i}/{n}: {name}"),
+            max_memory_bytes=None if config.max_memory_gb is None else int(config.max_memory_gb * 2**30),
         )
     with timed_stage("Dropping unusable scenes", reporter, timings):
         cube = drop_unusable(cube, config.min_valid)
@@ -161,7 +168,7 @@ def cached_clean_cube(
         return clean_cube(site, config, planned, reporter, timings), cache
     parts = {
         "site": site.geometry.wkt,
-        "config": {k: v for k, v in config.as_dict().items() if k not in ("breaks", "min_area_m2")},
+        "config": {k: v for k, v in config.as_dict().items() if k not in ("breaks", "min_area_m2", "max_memory_gb")},
         "inputs": [p.fingerprint() for p in planned],
     }
     path = Path(cache_dir) / f"{content_key(parts)}.zarr"
@@ -184,7 +191,7 @@ def run_monitor(
     timings: dict[str, float] = {}
     cube, cache = cached_clean_cube(site, config, reporter, cache_dir, timings)
     if len(cube) < 2 * config.breaks.min_obs:
-        raise InputError(
+        raise NoScenes(
             f"only {len(cube)} usable scene(s) between {config.start} and {config.end}; dating needs at least "
             f"{2 * config.breaks.min_obs}: widen the period or the cloud limit"
         )

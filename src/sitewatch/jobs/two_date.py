@@ -21,6 +21,7 @@ import rasterio
 
 from sitewatch import __version__
 from sitewatch.base.atomic import staged_folder
+from sitewatch.base.bands import COMMON_NAMES
 from sitewatch.base.mad import IterationCallback
 from sitewatch.base.progress import StageReporter, timed_stage
 from sitewatch.detect import ChangeResult, DetectorConfig, detect
@@ -52,9 +53,19 @@ class TwoDateRun:
     started_at: str = ""
     command: list[str] = field(default_factory=list)
 
+    def warnings(self) -> list[str]:
+        """What an analyst should know before trusting the figures."""
+        out = list(self.result.diagnostics.get("warnings", []))
+        if not any(key in COMMON_NAMES for key in self.cube.bands):
+            out.append(
+                f"the bands ({', '.join(self.cube.bands[:6])}...) have no names sitewatch knows, so every event's "
+                "kind is 'other'; name them with --bands (e.g. red,green,blue,nir)"
+            )
+        return out
+
     @property
     def changed_area_m2(self) -> float:
-        return float(sum(e.area_m2 for e in self.events))
+        return float(sum(e.inside_m2 for e in self.events))  # inside the site: the margin is context
 
     def summary(self) -> dict[str, Any]:
         gb = self.cube.geobox
@@ -72,6 +83,7 @@ class TwoDateRun:
             },
             "inputs": {"before": self.cube.files[0].provenance(), "after": self.cube.files[1].provenance()},
             "detector": {
+                "warnings": self.warnings(),
                 "parameters": self.result.config.as_dict(),
                 "threshold": round(self.result.threshold, 6),
                 "bands": self.result.bands,
@@ -81,7 +93,7 @@ class TwoDateRun:
                 "event_count": len(self.events),
                 "changed_area_m2": round(self.changed_area_m2, 1),
                 "changed_area_by_kind_m2": {
-                    kind: round(sum(e.area_m2 for e in self.events if e.kind == kind), 1)
+                    kind: round(sum(e.inside_m2 for e in self.events if e.kind == kind), 1)
                     for kind in sorted({e.kind for e in self.events})
                 },
                 "events_by_kind": dict(Counter(e.kind for e in self.events)),
@@ -106,6 +118,7 @@ def run_two_date(
     site_repairs: list[str] | None = None,
     reporter: StageReporter | None = None,
     on_iteration: IterationCallback | None = None,
+    max_memory_bytes: int | None = None,
 ) -> TwoDateRun:
     """Read, align, detect and extract events; nothing is written."""
     timings: dict[str, float] = {}
@@ -117,7 +130,9 @@ def run_two_date(
         )
     with timed_stage("Aligning both dates on the site grid", reporter, timings):
         kwargs = {} if margin_m is None else {"margin_m": margin_m}
-        cube = load_pair(sources[0], sources[1], site, resolution_m=resolution_m, **kwargs)
+        cube = load_pair(
+            sources[0], sources[1], site, resolution_m=resolution_m, max_memory_bytes=max_memory_bytes, **kwargs
+        )
     with timed_stage(f"Detecting change ({config.method})", reporter, timings):
         result = detect(cube.before, cube.after, config, cube.pixel_area_m2, callback=on_iteration)
     with timed_stage("Extracting change events", reporter, timings):

@@ -18,14 +18,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sitewatch.alerts import deliver_pending
-from sitewatch.base.errors import InputError
+from sitewatch.alerts import DeliveryReport, deliver_pending
+from sitewatch.base.errors import InputError, NoScenes
 from sitewatch.base.keys import sha256_file
 from sitewatch.base.progress import StageReporter
+from sitewatch.base.safety import inside
 from sitewatch.imagery.cube import SceneInfo
 from sitewatch.jobs.series import MonitorConfig, run_monitor, write_monitor_outputs
 from sitewatch.store.models import Run, SiteRecord
-from sitewatch.store.repo import get_site, record_run, site_from_record
+from sitewatch.store.repo import active_site_ids, get_site, record_run, site_from_record
 
 #: A site never run before is monitored over this many days up to the end of the period.
 FIRST_RUN_DAYS = 365
@@ -37,20 +38,20 @@ class SiteOutcome:
     """What happened to one site in a watchlist run."""
 
     site_id: str
-    status: str  # "stored", "duplicate" (same inputs as a stored run), "up-to-date" or "failed"
+    status: str  # "stored", "duplicate" (same inputs as a stored run), "up-to-date", "no-new-imagery" or "failed"
     first: str = ""
     last: str = ""
     run_id: int | None = None
     scenes: int = 0
     new: int = 0
     linked: int = 0
-    reason: str = ""  # why it failed
+    reason: str = ""  # why it failed, or why there was nothing to date
 
 
 @dataclass
 class WatchlistOutcome:
     sites: list[SiteOutcome] = field(default_factory=list)
-    delivered: int = 0
+    alerts: DeliveryReport = field(default_factory=DeliveryReport)
 
     @property
     def failed(self) -> list[SiteOutcome]:
@@ -114,15 +115,20 @@ def run_site(
         return SiteOutcome(record.id, "up-to-date", first, last)
     config = site_config(record, first, last)
     started = datetime.now(UTC)
+    target = None if out is None else inside(out, record.id)  # ids are checked, and paths too
     try:
         result = run_monitor(site_from_record(record), config, reporter=reporter, cache_dir=cache_dir)
-        if out is not None:
-            write_monitor_outputs(result, out / record.id, reporter=reporter)
+    except NoScenes as exc:  # nothing new to date: normal for a scheduled run, and nothing is stored
+        return SiteOutcome(record.id, "no-new-imagery", first, last, reason=str(exc))
     except InputError as exc:
         return SiteOutcome(record.id, "failed", first, last, reason=str(exc))
     scenes = [scene_facts(s) for s in result.cube.scenes]
     inputs = {"scenes": [{k: s[k] for k in ("id", "datetime", "source", "checksum")} for s in scenes]}
     stored = record_run(session, record.id, inputs, config.as_dict(), result.events, started, scenes=scenes)
+    for event, row in zip(result.events, stored.stored, strict=False):
+        event.id = f"E{row.id}"  # outputs name events as the store and `events review` do
+    if target is not None:
+        write_monitor_outputs(result, target, reporter=reporter)
     status = "duplicate" if stored.duplicate else "stored"
     return SiteOutcome(
         record.id, status, first, last, stored.run.id, len(result.cube), len(stored.new), len(stored.linked)
@@ -145,7 +151,7 @@ def run_watchlist(
     `progress` makes a fresh stage reporter per site; `on_site` hears each outcome as it comes.
     """
     last = end or date.today().isoformat()
-    ids = site_ids or list(session.scalars(select(SiteRecord.id).order_by(SiteRecord.id)))
+    ids = site_ids or active_site_ids(session)
     records = [get_site(session, s) for s in ids]  # an unknown id stops the run before any work
     outcome = WatchlistOutcome()
     for record in records:
@@ -154,5 +160,5 @@ def run_watchlist(
         outcome.sites.append(result)
         if on_site is not None:
             on_site(result)
-    outcome.delivered = len(deliver_pending(session))
+    outcome.alerts = deliver_pending(session)
     return outcome

@@ -72,7 +72,7 @@ def report_context(
         "kind_labels": KIND_LABELS,
         "images": _images(site, cube, mask, score, events),
         "version": __version__,
-        "changed_area_m2": float(sum(e.area_m2 for e in events)),
+        "changed_area_m2": float(sum(e.inside_m2 for e in events)),
         "site_area_m2": site.area_m2,
     }
 

@@ -22,12 +22,14 @@ def area_over_time(events) -> list[dict[str, Any]]:
     )
     rows, total = [], 0.0
     for event in counted:
-        total += event.area_m2
+        total += event.inside_m2
         if rows and rows[-1]["date"][:10] == event.after_date[:10]:
-            rows[-1]["new_m2"] += round(event.area_m2, 1)
+            rows[-1]["new_m2"] += round(event.inside_m2, 1)
             rows[-1]["cumulative_m2"] = round(total, 1)
         else:
-            rows.append({"date": event.after_date, "new_m2": round(event.area_m2, 1), "cumulative_m2": round(total, 1)})
+            rows.append(
+                {"date": event.after_date, "new_m2": round(event.inside_m2, 1), "cumulative_m2": round(total, 1)}
+            )
     return rows
 
 

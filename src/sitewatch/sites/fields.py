@@ -14,6 +14,7 @@ from typing import Any
 from shapely.geometry.base import BaseGeometry
 
 from sitewatch.base.errors import InputError
+from sitewatch.base.safety import check_site_id, clean_text
 from sitewatch.sites.model import LIST_FIELDS, Site, slugify
 from sitewatch.sites.validate import DEFAULT_MAX_AREA_KM2, check_geometry
 
@@ -33,7 +34,7 @@ def as_list(value: Any) -> list[str]:
     if _is_missing(value):
         return []
     if isinstance(value, list | tuple):
-        return [str(v) for v in value if not _is_missing(v)]
+        return [clean_text(str(v)) for v in value if not _is_missing(v)]
     text = str(value).strip()
     if text.startswith("["):
         try:
@@ -41,8 +42,8 @@ def as_list(value: Any) -> list[str]:
         except json.JSONDecodeError:
             parsed = None
         if isinstance(parsed, list):
-            return [str(v) for v in parsed]
-    return [part.strip() for part in text.split(";") if part.strip()]
+            return [clean_text(str(v)) for v in parsed]
+    return [clean_text(part.strip()) for part in text.split(";") if part.strip()]
 
 
 def _first(props: Mapping[str, Any], key: str) -> Any:
@@ -63,20 +64,21 @@ def site_from_record(
 ) -> tuple[Site, list[str]]:
     """Build and validate one Site; returns it with the repairs that were made."""
     raw_id = _first(props, "id")
-    name = _first(props, "name")
-    site_id = str(raw_id) if raw_id is not None else slugify(str(name)) if name else fallback_id
+    name = None if _first(props, "name") is None else clean_text(str(_first(props, "name"))).strip()
+    site_id = str(raw_id) if raw_id is not None else slugify(name) if name else slugify(fallback_id)
+    check_site_id(site_id, label)  # the id becomes file names and URL parts
     where = f"{label} (site '{site_id}')"
     checked = check_geometry(geometry, where, repair=repair, max_area_km2=max_area_km2)
     optional = {key: _first(props, key) for key in ("parent", "country", "notes")}
     site = Site(
         id=site_id,
-        name=str(name) if name is not None else site_id,
+        name=name or site_id,
         geometry=checked.geometry,
         aliases=as_list(props.get("aliases")),
-        parent=None if optional["parent"] is None else str(optional["parent"]),
-        country=None if optional["country"] is None else str(optional["country"]),
+        parent=None if optional["parent"] is None else clean_text(str(optional["parent"])),
+        country=None if optional["country"] is None else clean_text(str(optional["country"])),
         tags=as_list(props.get("tags")),
-        notes="" if optional["notes"] is None else str(optional["notes"]),
+        notes="" if optional["notes"] is None else clean_text(str(optional["notes"]), keep_newlines=True),
         sources=as_list(props.get("sources")),
     )
     return site, checked.repairs

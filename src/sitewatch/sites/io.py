@@ -7,9 +7,11 @@ GeoPackage layers.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,11 @@ from sitewatch.sites.model import SITE_FIELDS, Site
 from sitewatch.sites.validate import DEFAULT_MAX_AREA_KM2
 
 FORMATS = {".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".kmz": "kml", ".gpkg": "gpkg"}
+#: A site file larger than this (KMZ: once expanded) is refused: watchlists are thousands of
+#: polygons, not gigabytes, and an archive that expands a thousandfold is an attack.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: At most this many features in one site file.
+MAX_FEATURES = 20_000
 
 
 @dataclass
@@ -68,6 +75,7 @@ def read_sites(
     fmt = _format_of(path)
     if not path.is_file():
         raise InputError(f"{path}: no such site file; check the path")
+    _check_size(path)
     records = _read_geojson(path) if fmt == "geojson" else _read_with_gdal(path, fmt)
     if not records:
         what = "polygon placemark" if fmt == "kml" else "feature"
@@ -87,6 +95,55 @@ def read_sites(
     return SiteFile(path, ensure_unique_ids(sites, str(path)), repairs)
 
 
+def _too_large(path: Path, what: str) -> InputError:
+    return InputError(f"{path}: {what} is larger than {MAX_FILE_BYTES // 2**20} MiB; split the watchlist into files")
+
+
+def _too_many(path: Path, count: int) -> InputError:
+    return InputError(f"{path}: holds {count:,} features, more than {MAX_FEATURES:,}; split it into several files")
+
+
+def _check_size(path: Path) -> None:
+    """Refuse oversized files, KMZ archives that expand too far, and KML with too many placemarks."""
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise _too_large(path, "the file")
+    suffix = path.suffix.lower()
+    if suffix == ".kmz":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = archive.infolist()
+                if sum(m.file_size for m in members) > MAX_FILE_BYTES:
+                    raise _too_large(path, "the expanded archive")
+                placemarks = 0
+                for member in members:
+                    if member.filename.lower().endswith(".kml"):
+                        with archive.open(member) as stream:
+                            placemarks += _count_placemarks(stream, path)
+        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+            raise InputError(f"{path}: not a readable KMZ archive ({exc}); re-export it") from exc
+    elif suffix == ".kml":
+        with open(path, "rb") as stream:
+            placemarks = _count_placemarks(stream, path)
+    else:
+        return
+    if placemarks > MAX_FEATURES:
+        raise _too_many(path, placemarks)
+
+
+def _count_placemarks(stream, path: Path) -> int:
+    """`<Placemark` tags in a KML stream, read in blocks and never past MAX_FILE_BYTES."""
+    count, read, tail = 0, 0, b""
+    while block := stream.read(1 << 20):
+        read += len(block)
+        if read > MAX_FILE_BYTES:
+            raise _too_large(path, "the expanded KML")
+        text = tail + block
+        count += text.count(b"<Placemark")
+        tail = text[-16:] if not text.endswith(b"<Placemark") else b""
+        count -= tail.count(b"<Placemark")
+    return count + tail.count(b"<Placemark")
+
+
 def _read_geojson(path: Path) -> list[tuple[dict[str, Any], Any]]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -96,6 +153,10 @@ def _read_geojson(path: Path) -> list[tuple[dict[str, Any], Any]]:
         raise InputError(f"{path}: not a GeoJSON object; expected a FeatureCollection or Feature")
     if doc["type"] == "FeatureCollection":
         features = doc.get("features") or []
+        if not isinstance(features, list):
+            raise InputError(f"{path}: 'features' is not a list; fix the file")
+        if len(features) > MAX_FEATURES:
+            raise _too_many(path, len(features))
     elif doc["type"] == "Feature":
         features = [doc]
     else:
@@ -103,7 +164,12 @@ def _read_geojson(path: Path) -> list[tuple[dict[str, Any], Any]]:
     src_crs = _legacy_crs(doc, path)
     records = []
     for feature in features:
-        props = dict(feature.get("properties") or {})
+        if not isinstance(feature, dict):
+            raise InputError(f"{path}: a feature is not a JSON object; fix the file")
+        raw = feature.get("properties") or {}
+        if not isinstance(raw, dict):
+            raise InputError(f"{path}: a feature's properties are not a JSON object; fix the file")
+        props = dict(raw)
         if "id" in feature and "id" not in props:
             props["id"] = feature["id"]
         try:
@@ -133,6 +199,13 @@ def _read_with_gdal(path: Path, fmt: str) -> list[tuple[dict[str, Any], Any]]:
         layers = [str(row[0]) for row in pyogrio.list_layers(path)]
     except Exception as exc:
         raise InputError(f"{path}: cannot be read as {fmt.upper()} ({exc}); re-export the file") from exc
+    if fmt == "gpkg":
+        try:
+            count = sum(int(pyogrio.read_info(path, layer=layer).get("features") or 0) for layer in layers)
+        except Exception as exc:
+            raise InputError(f"{path}: cannot be read as GPKG ({exc}); re-export the file") from exc
+        if count > MAX_FEATURES:
+            raise _too_many(path, count)
     records = []
     for layer in layers:
         try:
@@ -147,6 +220,8 @@ def _read_with_gdal(path: Path, fmt: str) -> list[tuple[dict[str, Any], Any]]:
         frame = frame[polygonal & frame.geometry.notna()]
         for row in frame.to_dict("records"):
             geom = row.pop("geometry")
+            if fmt == "kml":  # written HTML-escaped (write_sites), so that balloons show text
+                row = {k: html.unescape(v) if isinstance(v, str) else v for k, v in row.items()}
             records.append((row, geom))
     return records
 
@@ -172,7 +247,10 @@ def write_sites(sites: list[Site], path: str | os.PathLike[str]) -> Path:
                 crs=WGS84,
             )
             if fmt == "kml":
-                # Google Earth shows Name and description; the rest travels as ExtendedData.
+                # Google Earth shows Name and description as HTML in its balloons: escaped,
+                # an analyst's text shows as text and runs nothing. The rest is ExtendedData.
+                text = [c for c in frame.columns if c != "geometry"]
+                frame[text] = frame[text].map(lambda v: html.escape(v) if isinstance(v, str) else v)
                 frame = frame.rename(columns={"id": "site_id", "notes": "description"})
                 frame.insert(0, "Name", frame.pop("name"))
                 frame.to_file(tmp, driver="LIBKML")

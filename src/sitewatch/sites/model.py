@@ -18,7 +18,7 @@ LIST_FIELDS = ("aliases", "tags", "sources")
 
 def slugify(text: str) -> str:
     """A stable, file- and URL-safe id from a free-text name ("Plant #2" -> "plant-2")."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:100].strip("-")
     return slug or "site"
 
 

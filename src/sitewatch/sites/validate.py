@@ -71,6 +71,11 @@ def _check_coordinates(geom: BaseGeometry, label: str) -> None:
         raise InputError(
             f"{label}: coordinates out of range (longitude must lie in -180..180, latitude in -90..90); fix the polygon"
         )
+    if lon.max() - lon.min() > 180:
+        raise InputError(
+            f"{label}: the polygon spans {lon.min():.4f} to {lon.max():.4f} degrees of longitude, so it crosses "
+            "the antimeridian (180°) or wraps the globe; split it into two sites, one each side of 180°"
+        )
 
 
 def check_geometry(

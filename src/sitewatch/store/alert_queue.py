@@ -20,7 +20,7 @@ def passes(rules: dict[str, Any], event: Event) -> bool:
     """Does a new, unsuppressed event pass the site's rules?"""
     if event.suppressed_by is not None:
         return False
-    if event.area_m2 < float(rules.get("min_area_m2", 0)):
+    if event.inside_m2 < float(rules.get("min_area_m2", 0)):  # the part inside the site counts
         return False
     if event.score < float(rules.get("min_score", 0)):
         return False

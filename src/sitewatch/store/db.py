@@ -17,10 +17,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sitewatch.base.errors import InputError
+from sitewatch.base.safety import mask_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -61,18 +62,44 @@ def _sqlite_begin(connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Create the store's folder and file for their owner only (0700 / 0600) when they are new.
+
+    The store holds what analysts found and said; a world-readable file would show it to
+    every user of the machine. An existing folder or file keeps the permissions it has.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    elif not path.is_file():
+        raise InputError(f"{path}: not a regular file; point SITEWATCH_DB at a sitewatch store file")
+
+
 def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
+    """An engine for a sqlite:/// or postgresql:// URL (anything else is refused with one line)."""
+    shown = mask_url(url)
+    if url.startswith("sqlite:///"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _private_sqlite_file(Path(path))
+            except OSError as exc:
+                raise InputError(f"store {shown}: cannot create it ({exc.strerror}); check the folder") from exc
         engine = create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    if not url.startswith(("postgresql://", "postgresql+psycopg://")):
+        raise InputError(
+            f"store URL '{shown}' is not supported; use sqlite:///PATH/store.db or postgresql://USER@HOST/DATABASE"
+        )
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    try:
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    except Exception as exc:  # a malformed URL (bad port, bad characters)
+        raise InputError(f"store URL '{shown}' is malformed ({_short(exc)}); check SITEWATCH_DB") from exc
 
 
 def _short(exc: Exception) -> str:
@@ -102,17 +129,22 @@ class Store:
 def open_store(url: str | None = None, *, upgrade: bool = False) -> Store:
     """Connect, create the schema in an empty database, and check an existing one's version."""
     url = url or default_url()
-    shown = url.split("@")[-1] if "@" in url else url  # never print a password
+    shown = mask_url(url)  # never print a password
+    store = Store(make_engine(url), url)
     try:
-        store = Store(make_engine(url), url)
         with store.engine.connect() as connection:
             tables = set(inspect(connection).get_table_names())
         current = store.revision()
-    except OperationalError as exc:
-        raise InputError(f"database {shown} cannot be reached ({_short(exc)}); check SITEWATCH_DB") from exc
+    except DatabaseError as exc:  # unreachable, not a database, unreadable file
+        raise InputError(f"database {shown} cannot be reached or read ({_short(exc)}); check SITEWATCH_DB") from exc
+    except ValueError as exc:
+        raise InputError(f"store URL '{shown}' is malformed ({_short(exc)}); check SITEWATCH_DB") from exc
     head = head_revision()
     if current is None and not (tables - {"alembic_version"}):
-        store.upgrade()  # a new store
+        try:
+            store.upgrade()  # a new store
+        except DatabaseError as exc:  # e.g. a read-only file or folder
+            raise InputError(f"database {shown} cannot be written ({_short(exc)}); check its permissions") from exc
     elif current is None:
         raise InputError(
             f"database {shown} holds tables but no sitewatch schema version; point SITEWATCH_DB at a sitewatch "

@@ -36,6 +36,8 @@ class SiteRecord(Base):
     alert_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     monitor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # imagery options for `watchlist run`
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # set by `watchlist remove`: the site and its history stay until `remove --purge` (`watchlist restore`)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Scene(Base):
@@ -81,7 +83,9 @@ class Event(Base):
     first_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     last_run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     geometry_wkt: Mapped[str] = mapped_column(Text)
-    area_m2: Mapped[float] = mapped_column(Float)
+    area_m2: Mapped[float] = mapped_column(Float)  # the whole region, margin included
+    # the part inside the site polygon: what summaries, rules and alerts count (None: stored before it was)
+    area_inside_m2: Mapped[float | None] = mapped_column(Float, nullable=True)
     score: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(50))
     before_date: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -96,6 +100,11 @@ class Event(Base):
     @property
     def status(self) -> str:
         return self.reviews[-1].status if self.reviews else "new"
+
+    @property
+    def inside_m2(self) -> float:
+        """Area inside the site polygon (the whole area for events stored before it was measured)."""
+        return self.area_m2 if self.area_inside_m2 is None else self.area_inside_m2
 
 
 class Sighting(Base):
@@ -134,6 +143,8 @@ class Alert(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | delivered
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # when a delivery took it (sitewatch.alerts.delivery): no lock is held while it is sent
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Delivery(Base):

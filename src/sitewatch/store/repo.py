@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from sitewatch import __version__
 from sitewatch.base.errors import InputError
 from sitewatch.base.keys import content_key
+from sitewatch.base.safety import SITE_ID, check_site_id, clean_text
 from sitewatch.events.extract import Event as DetectedEvent
 from sitewatch.sites import Site
 from sitewatch.store.alert_queue import queue_alerts
@@ -39,16 +40,24 @@ class RunOutcome:
     new: list[Event] = field(default_factory=list)
     linked: list[Event] = field(default_factory=list)
     duplicate: bool = False
+    stored: list[Event] = field(default_factory=list)  # the stored event of each detected one, in order
 
 
 def add_site(session: Session, site: Site, *, replace: bool = False) -> SiteRecord:
+    check_site_id(site.id, "watchlist")
     existing = session.get(SiteRecord, site.id)
+    if existing is not None and existing.removed_at is not None and not replace:
+        raise InputError(
+            f"site '{site.id}' was removed; bring it back with `sitewatch watchlist restore {site.id}` "
+            "or import it again with --replace"
+        )
     if existing is not None and not replace:
         raise InputError(f"site '{site.id}' is already in the store; remove it first or import with --replace")
     record = existing or SiteRecord(id=site.id)
     record.name, record.aliases, record.parent = site.name, list(site.aliases), site.parent
     record.country, record.tags, record.notes = site.country, list(site.tags), site.notes
     record.sources, record.geometry_wkt = list(site.sources), site.geometry.wkt
+    record.removed_at = None
     session.add(record)
     session.commit()
     return record
@@ -69,12 +78,20 @@ def site_from_record(record: SiteRecord) -> Site:
     )
 
 
-def get_site(session: Session, site_id: str) -> SiteRecord:
-    record = session.get(SiteRecord, site_id)
-    if record is None:
-        known = ", ".join(session.scalars(select(SiteRecord.id).limit(10))) or "none yet"
-        raise InputError(f"no site '{site_id}' in the store (known: {known}); add it with `sitewatch watchlist add`")
+def get_site(session: Session, site_id: str, *, removed: bool = False) -> SiteRecord:
+    """A site of the watchlist (with `removed`, also one that `watchlist remove` set aside)."""
+    record = session.get(SiteRecord, site_id) if SITE_ID.fullmatch(site_id) else None
+    if record is None or (record.removed_at is not None and not removed):
+        listed = select(SiteRecord.id).where(SiteRecord.removed_at.is_(None)).limit(10)
+        known = ", ".join(session.scalars(listed)) or "none yet"
+        shown = clean_text(site_id)[:60]
+        raise InputError(f"no site '{shown}' in the store (known: {known}); add it with `sitewatch watchlist add`")
     return record
+
+
+def active_site_ids(session: Session) -> list[str]:
+    """The watchlist's site ids in order, leaving out removed sites."""
+    return list(session.scalars(select(SiteRecord.id).where(SiteRecord.removed_at.is_(None)).order_by(SiteRecord.id)))
 
 
 def input_key(inputs: dict[str, Any], parameters: dict[str, Any]) -> str:
@@ -144,7 +161,7 @@ def record_run(
     ]
     outcome = RunOutcome(run)
     for detected in events:
-        store_sighting(session, run, detected, stored, outcome, dismiss_growth)
+        outcome.stored.append(store_sighting(session, run, detected, stored, outcome, dismiss_growth))
     session.flush()
     queue_alerts(session, get_site(session, site_id), outcome.new)  # in the run's transaction: never lost
     try:
@@ -181,6 +198,7 @@ def store_sighting(
             last_run_id=run.id,
             geometry_wkt=geometry.wkt,
             area_m2=detected.area_m2,
+            area_inside_m2=detected.inside_m2,
             score=detected.mean_score,
             kind=detected.kind,
             before_date=detected.before_date,
@@ -223,13 +241,29 @@ def _suppressor(
     return None
 
 
-def add_review(session: Session, event_id: int, status: str, analyst: str, note: str = "") -> Review:
+#: Event ids are SQL integers: anything larger is no event (and would overflow the driver).
+MAX_ID = 2**63 - 1
+
+
+def parse_event_id(text: str | int) -> int:
+    """A stored event's id as users see it: `17`, `#17` or `E17` / `E0017`."""
+    raw = str(text).strip()
+    digits = raw[1:] if raw[:1] in ("#", "E", "e") else raw
+    if not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) <= MAX_ID:
+        shown = clean_text(raw)[:40]
+        raise InputError(f"event id '{shown}' is not an event id; use the id `sitewatch events list` shows")
+    return int(digits)
+
+
+def add_review(session: Session, event_id: int | str, status: str, analyst: str, note: str = "") -> Review:
     if status not in REVIEW_STATUSES:
         raise InputError(f"review status '{status}' is not known; use one of {', '.join(REVIEW_STATUSES)}")
+    event_id = parse_event_id(event_id)
     event = session.get(Event, event_id)
     if event is None:
         raise InputError(f"no event {event_id} in the store; list them with `sitewatch events list`")
-    review = Review(event_id=event_id, status=status, analyst=analyst, note=note)
+    note = clean_text(note, keep_newlines=True)
+    review = Review(event_id=event_id, status=status, analyst=clean_text(analyst), note=note)
     session.add(review)
     session.commit()
     session.refresh(event)
