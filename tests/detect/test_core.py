@@ -44,3 +44,18 @@ def test_detect_finds_the_block_and_records_parameters(method):
     assert "coastal" not in result.bands
     assert result.score.dims == ("y", "x") and result.config.method == method
     assert result.config.as_dict()["method"] == method
+
+
+def test_a_detector_flagging_most_of_the_image_warns():
+    """Change over more than half the image is likelier a radiometric mismatch than change: say so."""
+    rng = np.random.default_rng(0)
+    before = rng.normal(1000, 30, (4, 60, 60)).astype("float32")
+    after = before + rng.normal(0, 30, before.shape).astype("float32")
+    coords = {"band": ["blue", "green", "red", "nir"]}
+    b = xr.DataArray(before, dims=("band", "y", "x"), coords=coords)
+    a = xr.DataArray(after, dims=("band", "y", "x"), coords=coords)
+    # a threshold far too low for this noise flags most of the image
+    flagged = detect(b, a, default_config("cva", threshold_value=0.2, min_area_m2=0), 100.0)
+    assert flagged.diagnostics["flagged_share"] > 0.5 and "flagged" in flagged.diagnostics["warnings"][0]
+    quiet = detect(b, a, default_config("cva"), 100.0)
+    assert "warnings" not in quiet.diagnostics

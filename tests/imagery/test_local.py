@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import rasterio
 from odc.geo.geobox import GeoBox
+from shapely.geometry import box
 
 from sitewatch.base.errors import InputError
 from sitewatch.imagery import load_image, open_image, snap_resolution
@@ -83,3 +84,28 @@ def test_multiband_file_needs_named_bands_to_match(tmp_path, oscd_city):
         open_image(stacked, band_names=["red", "green", "blue"])
     with pytest.raises(InputError, match="not a band name"):
         open_image(stacked, band_names=["red", "green", "blue", "purple"])
+
+
+def test_an_image_straddling_the_antimeridian_has_a_two_part_footprint(tmp_path):
+    """GDAL gives such bounds west > east; the footprint must cover both sides of 180°, not the globe between."""
+    from pyproj import Transformer
+    from rasterio.transform import from_origin
+
+    x, y = Transformer.from_crs(4326, 32660, always_xy=True).transform(179.999, -17.0)
+    profile = {
+        "driver": "GTiff",
+        "width": 200,
+        "height": 200,
+        "count": 4,
+        "dtype": "uint16",
+        "crs": "EPSG:32660",
+        "transform": from_origin(x - 1000, y + 1000, 10, 10),
+    }
+    with rasterio.open(tmp_path / "fiji.tif", "w", **profile) as dst:
+        dst.write(np.full((4, 200, 200), 1000, dtype="uint16"))
+    source = open_image(tmp_path / "fiji.tif", band_names=["blue", "green", "red", "nir"], time="2020-01-01")
+    footprint = source.footprint_wgs84
+    assert footprint.geom_type == "MultiPolygon"
+    assert footprint.intersects(box(179.995, -17.001, 179.999, -16.999))  # east of 180° in the image
+    assert footprint.intersects(box(-179.999, -17.001, -179.995, -16.999))  # and west of it
+    assert not footprint.intersects(box(0, -17.1, 1, -16.9))  # not the other side of the globe

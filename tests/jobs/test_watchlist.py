@@ -6,6 +6,7 @@ exactly what one clean run stores.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -133,3 +134,41 @@ def test_two_runs_at_once_on_one_sqlite_store(watchlist, tmp_path):
         (run,) = s.scalars(select(Run))
         events = list(s.scalars(select(Event)))
         assert events and all(e.first_run_id == run.id and e.sightings == 1 for e in events)
+
+
+def test_no_new_imagery_is_news_not_failure_and_undelivered_alerts_exit_3(watchlist, tmp_path):
+    db, receiver = watchlist
+    receiver.failures = 100  # the receiver is down for this whole run
+    first = sitewatch("watchlist", "--db", db, "run", "paris-1", *PERIOD, "--cache", tmp_path / "cache")
+    assert first.returncode == 3, first.stderr  # stored, but alerts were not delivered
+    assert "new event(s)" in first.stdout and " 0 delivered, " in first.stdout
+    with open_store(db).session() as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 1
+        assert {a.status for a in s.scalars(select(Alert))} == {"pending"}
+    listed = sitewatch("alerts", "--db", db, "list", "--pending")
+    assert listed.returncode == 0 and "HTTP 503" in listed.stdout
+    receiver.failures = 0
+    retried = sitewatch("alerts", "--db", db, "retry")
+    assert retried.returncode == 0 and " 0 failed" in retried.stdout, retried.stdout
+    # the next scheduled run: nothing after the last run's end
+    later = sitewatch("watchlist", "--db", db, "run", "--all", "--to", "2018-06-30", "--cache", tmp_path / "cache")
+    assert later.returncode == 0, later.stderr
+    assert "no new imagery" in later.stdout
+    with open_store(db).session() as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 1  # nothing stored for it
+
+
+def test_outputs_of_a_stored_run_name_events_as_the_store_does(watchlist, tmp_path):
+    db, _ = watchlist
+    result = sitewatch("watchlist", "--db", db, "run", "paris-1", *PERIOD, "--out", tmp_path / "runs", "--no-cache")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "runs" / "paris-1" / "summary.json").read_text())
+    with open_store(db).session() as s:
+        stored = {f"E{e.id}" for e in s.scalars(select(Event))}
+    ids = {
+        f["properties"]["id"]
+        for f in json.loads((tmp_path / "runs" / "paris-1" / "events.geojson").read_text())["features"]
+    }
+    assert ids and ids <= stored and summary["results"]["event_count"] == len(ids)
+    first = sorted(ids)[0]
+    assert sitewatch("events", "--db", db, "review", first, "--confirm").returncode == 0  # the id users see

@@ -11,6 +11,7 @@ class InputError(ValueError):
     """Bad input: the message names the input and says what to do about it."""
 
     def __init__(self, message: str) -> None:
+        message = " ".join(str(message).split())  # one line, whatever a library put into the reason
         super().__init__(message)
         self.message = message
 

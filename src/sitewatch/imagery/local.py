@@ -306,5 +306,13 @@ def load_image(source: ImageSource, geobox: GeoBox, band_keys: list[str] | None 
     """Read `band_keys` (default: all) of an image onto `geobox` as (band, y, x) float32."""
     by_key = {b.key: b for b in source.bands}
     keys = band_keys if band_keys is not None else list(by_key)
-    data = np.stack([read_band(by_key[k], geobox) for k in keys])
-    return image_array(data, geobox, keys, time=source.time.value, source=str(source.path))
+    bands = []
+    for key in keys:
+        try:
+            bands.append(read_band(by_key[key], geobox))
+        except (RasterioError, OSError) as exc:  # truncated or corrupt pixels behind a readable header
+            reason = " ".join(str(exc).split())[:160]
+            raise InputError(
+                f"{by_key[key].path}: its pixels cannot be read ({reason}); the file is truncated or corrupt"
+            ) from exc
+    return image_array(np.stack(bands), geobox, keys, time=source.time.value, source=str(source.path))
