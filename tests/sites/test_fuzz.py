@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -20,8 +21,12 @@ from sitewatch.base.errors import InputError
 from sitewatch.base.safety import SITE_ID
 from sitewatch.sites import read_sites
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Derandomised: CI runs the same examples every time (a finding is fixed, not a flaky test);
+# `SITEWATCH_FUZZ_EXAMPLES=2000` runs a longer, random search by hand.
+_LONG = int(os.environ.get("SITEWATCH_FUZZ_EXAMPLES", "0"))
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture], "derandomize": not _LONG}
+FUZZ = settings(max_examples=_LONG or 150, **_COMMON)
+FEW = settings(max_examples=_LONG // 4 or 40, **_COMMON)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),

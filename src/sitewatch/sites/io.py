@@ -19,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 import pyogrio
 from pyproj import CRS
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from sitewatch.base.errors import InputError
@@ -174,7 +175,7 @@ def _read_geojson(path: Path) -> list[tuple[dict[str, Any], Any]]:
             props["id"] = feature["id"]
         try:
             geom = shape(feature["geometry"]) if feature.get("geometry") else None
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, ShapelyError) as exc:
             raise InputError(f"{path}: a feature has a malformed geometry ({exc}); fix the file") from exc
         if geom is not None and src_crs is not None:
             geom = reproject_geometry(geom, src_crs, WGS84)
