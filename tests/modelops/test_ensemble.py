@@ -16,13 +16,11 @@ onnx = pytest.importorskip("onnx")
 from sitewatch.base.errors import InputError  # noqa: E402
 from sitewatch.detect.learned import MATCHED_INPUTS, input_names, learned_score, load_model  # noqa: E402
 from sitewatch.modelops.ensemble import (  # noqa: E402
-    FROZEN_SCOPE,
     KIND,
     build_ensemble,
-    frozen_region,
     merge_members,
-    narrow_int8_weights,
 )
+from sitewatch.modelops.int8 import FROZEN_SCOPE, frozen_region, narrow_int8_weights  # noqa: E402
 from sitewatch.train.data import RGBN_BANDS, TrainingData  # noqa: E402
 from tests.cli.run import assert_one_line_error, sitewatch  # noqa: E402
 from tests.onnx_models import (  # noqa: E402

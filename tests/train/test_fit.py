@@ -15,7 +15,7 @@ onnx = pytest.importorskip("onnx")
 
 from sitewatch.base.pair_radiometry import match_pair  # noqa: E402
 from sitewatch.detect.learned import learned_score, load_model  # noqa: E402
-from sitewatch.modelops.ensemble import FROZEN_SCOPE  # noqa: E402
+from sitewatch.modelops.int8 import FROZEN_SCOPE  # noqa: E402
 from sitewatch.train.data import RGBN_BANDS, City, TrainingData  # noqa: E402
 from sitewatch.train.fit import (  # noqa: E402
     TrainConfig,
