@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from sitewatch.base.cores import usable_cores
 from sitewatch.base.errors import InputError
 from sitewatch.base.model_metadata import ModelMetadata
 from sitewatch.base.pair_radiometry import METHOD as PAIR_MATCHING
@@ -121,14 +122,6 @@ def cpu_session(model: Path | bytes, threads: int):  # -> onnxruntime.InferenceS
     options.log_severity_level = 3
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS tells it, else all)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 @cache

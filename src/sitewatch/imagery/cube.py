@@ -106,9 +106,12 @@ class SceneCube:
         return len(self.scenes)
 
     def valid_fractions(self) -> np.ndarray:
-        """Per scene, the share of site pixels with data in every band."""
-        valid = np.isfinite(self.data.values).all(axis=1)  # (time, y, x)
-        return valid[:, self.site_mask].mean(axis=1) if self.site_mask.any() else valid.mean(axis=(1, 2))
+        """Per scene, the share of site pixels with data in every band (one look at a time: no cube-sized mask)."""
+        out = np.empty(len(self))
+        for index, look in enumerate(self.data.values):
+            valid = np.isfinite(look).all(axis=0)
+            out[index] = valid[self.site_mask].mean() if self.site_mask.any() else valid.mean()
+        return out
 
     def select(self, keep: np.ndarray | list[int]) -> SceneCube:
         """A cube of the scenes at `keep` (indices or boolean mask), same grid."""

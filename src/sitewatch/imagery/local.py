@@ -270,18 +270,28 @@ def _source_window(src: rasterio.DatasetReader, geobox: GeoBox, pad: int = 2) ->
 
 def read_band(band: BandFile, geobox: GeoBox) -> np.ndarray:
     """One band warped onto `geobox` as float32, NaN where the image has no data."""
-    out = np.full(geobox.shape.yx, np.nan, dtype="float32")
-    with _open(band.path) as src:
+    return read_bands([band], geobox)[0]
+
+
+def read_bands(bands: list[BandFile], geobox: GeoBox) -> np.ndarray:
+    """Bands of one file warped onto `geobox` as (band, y, x) float32, NaN where there is no data.
+
+    One windowed read and one warp for all of them: in a pixel-interleaved file every read
+    decodes the tiles of every band, so reading band by band decodes the file once per band.
+    """
+    path = bands[0].path
+    out = np.full((len(bands), *geobox.shape.yx), np.nan, dtype="float32")
+    with _open(path) as src:
         window = _source_window(src, geobox)
         if window is None:
             return out
-        data = src.read(band.index, window=window, masked=True)
+        data = src.read([b.index for b in bands], window=window, masked=True)
         values = np.ma.filled(data.astype("float32"), np.nan)
         # Average when the source is much finer than the grid, bilinear otherwise.
         target_m = float(abs(geobox.resolution.x))
         if geobox.crs.geographic:
             target_m *= metres_per_degree(float(geobox.extent.centroid.coords[0][1]))[0]
-        resampling = Resampling.average if band.resolution_m * 1.5 < target_m else Resampling.bilinear
+        resampling = Resampling.average if bands[0].resolution_m * 1.5 < target_m else Resampling.bilinear
         reproject(
             values,
             out,
@@ -303,16 +313,21 @@ def image_array(data: np.ndarray, geobox: GeoBox, band_keys: list[str], **attrs:
 
 
 def load_image(source: ImageSource, geobox: GeoBox, band_keys: list[str] | None = None) -> xr.DataArray:
-    """Read `band_keys` (default: all) of an image onto `geobox` as (band, y, x) float32."""
+    """Read `band_keys` (default: all) of an image onto `geobox` as (band, y, x) float32.
+
+    The bands that share a file are read together (`read_bands`): once per file, not once
+    per band.
+    """
     by_key = {b.key: b for b in source.bands}
     keys = band_keys if band_keys is not None else list(by_key)
-    bands = []
-    for key in keys:
+    by_file: dict[Path, list[int]] = {}
+    for position, key in enumerate(keys):
+        by_file.setdefault(by_key[key].path, []).append(position)
+    data = np.empty((len(keys), *geobox.shape.yx), dtype="float32")
+    for path, positions in by_file.items():
         try:
-            bands.append(read_band(by_key[key], geobox))
+            data[positions] = read_bands([by_key[keys[p]] for p in positions], geobox)
         except (RasterioError, OSError) as exc:  # truncated or corrupt pixels behind a readable header
             reason = " ".join(str(exc).split())[:160]
-            raise InputError(
-                f"{by_key[key].path}: its pixels cannot be read ({reason}); the file is truncated or corrupt"
-            ) from exc
-    return image_array(np.stack(bands), geobox, keys, time=source.time.value, source=str(source.path))
+            raise InputError(f"{path}: its pixels cannot be read ({reason}); the file is truncated or corrupt") from exc
+    return image_array(data, geobox, keys, time=source.time.value, source=str(source.path))

@@ -9,15 +9,20 @@ name, since an undated scene cannot date a change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 from odc.geo.geobox import GeoBox
 from rasterio.errors import RasterioError
 
+from sitewatch.base.cores import usable_cores
 from sitewatch.base.errors import InputError
 from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
 from sitewatch.imagery.local import RASTER_SUFFIXES, ImageSource, load_image, open_image
+
+#: Scenes read at once (threads); more than the cores rarely helps, and each holds one scene.
+READ_THREADS = 4
 
 
 def scene_paths(folder: Path) -> list[Path]:
@@ -61,19 +66,30 @@ def load_series(
     keys = [b.key for b in sources[0].bands if all(b.key in {x.key for x in s.bands} for s in sources[1:])]
     if not keys:
         raise InputError(f"the scenes in {sources[0].path.parent} share no band; name them with --bands")
-    arrays, scenes, dropped, times = [], [], [], []
-    for index, source in enumerate(sources):
-        if on_scene is not None:
-            on_scene(index + 1, len(sources), source.path.name)
-        info = SceneInfo.from_image(source, keys)
+    height, width = geobox.shape.yx
+    cube = np.empty((len(sources), len(keys), height, width), dtype="float32")  # filled in place, never stacked
+    infos = [SceneInfo.from_image(source, keys) for source in sources]
+    readable = np.ones(len(sources), dtype=bool)
+
+    def read(index: int) -> None:
         try:
-            arrays.append(load_image(source, geobox, keys).values)
+            cube[index] = load_image(sources[index], geobox, keys).values
         except (InputError, RasterioError, OSError) as exc:
-            info.notes.append(f"dropped: could not be read ({' '.join(str(exc).split())[:200]})")
-            dropped.append(info)
-            continue
-        scenes.append(info)
-        times.append(source.time.value)
-    if not scenes:
-        raise InputError(f"none of the {len(sources)} scenes could be read; first problem: {dropped[0].notes[-1]}")
-    return SceneCube(cube_array(np.stack(arrays), times, keys, geobox), scenes, geobox, site_mask, dropped)
+            infos[index].notes.append(f"dropped: could not be read ({' '.join(str(exc).split())[:200]})")
+            readable[index] = False
+
+    # GDAL decodes and warps outside the GIL: scenes are read side by side, one per core.
+    with ThreadPoolExecutor(max_workers=max(1, min(READ_THREADS, usable_cores()))) as pool:
+        futures = [pool.submit(read, index) for index in range(len(sources))]
+        for done, future in enumerate(as_completed(futures), start=1):
+            future.result()
+            if on_scene is not None:
+                on_scene(done, len(sources), sources[futures.index(future)].path.name)
+    if not readable.any():
+        raise InputError(f"none of the {len(sources)} scenes could be read; first problem: {infos[0].notes[-1]}")
+    if not readable.all():
+        cube = cube[readable]
+    scenes = [info for info, ok in zip(infos, readable, strict=True) if ok]
+    dropped = [info for info, ok in zip(infos, readable, strict=True) if not ok]
+    times = [source.time.value for source, ok in zip(sources, readable, strict=True) if ok]
+    return SceneCube(cube_array(cube, times, keys, geobox), scenes, geobox, site_mask, dropped)

@@ -106,4 +106,4 @@ def drop_unusable(cube: SceneCube, min_valid: float) -> SceneCube:
         cube.scenes[index].valid_fraction = round(float(fraction), 3)
         if not keep[index]:
             cube.drop(index, f"only {fraction:.0%} of the site is clear (needs {min_valid:.0%})")
-    return cube.select(keep)
+    return cube if keep.all() else cube.select(keep)  # selecting every scene would copy the cube for nothing

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from sitewatch.base.errors import NoScenes
@@ -117,7 +116,7 @@ def load_planned(
         else:
             cubes.append(load_items(plan.scenes, plan.stac, geobox, inside, on_scene=on_scene, cloud_mask=cloud_mask))
     cube = merge_cubes(cubes)
-    cube.data = cube.data.where(xr.DataArray(kept, dims=("y", "x")))
+    cube.data.values[:, :, ~kept] = np.nan  # outside site and margin: in place, not a second cube
     cube.site = site
     if cloud_mask == CloudMask.s2cloudless:
         cube = mask_clouds_s2cloudless(cube)

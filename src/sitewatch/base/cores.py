@@ -1,0 +1,17 @@
+"""How many cores this process may use: its CPU affinity where the OS tells it, else all.
+
+`taskset` and container limits narrow the affinity; sizing thread pools by it keeps the
+detector's tiles and the series job's reads from oversubscribing the cores they have.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def usable_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
