@@ -30,6 +30,8 @@ from tests.cli.run import sitewatch
 from tests.conftest import OSCD_IMAGES, box_polygon, write_geojson
 from tests.store.test_repo import detected
 
+pytestmark = pytest.mark.realdata  # the corpus is built from the OSCD sample
+
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 PARIS = (2.33, 48.84, 2.36, 48.86)  # a facility-sized box inside the OSCD Paris scene
 
