@@ -507,43 +507,16 @@ def _cases(ws: Path) -> list[Case]:
         "list",
     )
 
-    # output paths
-    detect("out is a file", "not a folder", before, after)  # replaced below: --out given twice
-    cases[-1] = Case(
-        "detect out is a file",
-        ("detect", str(site), str(before), str(after), "--out", str(ws / "a-file")),
-        "not a folder",
-    )
-    add("detect out holds a report", "already holds report.html", "detect", site, before, after, "--out", ws / "taken")
-    add(
-        "monitor out holds a report",
-        "already holds report.html",
-        "monitor",
-        site,
-        "--from",
-        "2016-01-01",
-        "--to",
-        "2017-12-31",
-        "--source",
-        before,
-        "--out",
-        ws / "taken",
-    )
-    add("detect out unwritable", "cannot write there", "detect", site, before, after, "--out", "/proc/sitewatch-out")
-    add(
-        "monitor out under a file",
-        "a-file",
-        "monitor",
-        site,
-        "--from",
-        "2016-01-01",
-        "--to",
-        "2017-12-31",
-        "--source",
-        before,
-        "--out",
-        ws / "a-file" / "x",
-    )
+    # output paths: --out is a file, holds someone's report, cannot be written, lies under a file
+    period = ("--from", "2016-01-01", "--to", "2017-12-31", "--source", before)
+    for name, out, needle in (
+        ("out is a file", ws / "a-file", "not a folder"),
+        ("out holds a report", ws / "taken", "already holds report.html"),
+        ("out unwritable", "/proc/sitewatch-out", "cannot write there"),
+        ("out under a file", ws / "a-file" / "x", "a-file"),
+    ):
+        add(f"detect {name}", needle, "detect", site, before, after, "--out", out)
+        add(f"monitor {name}", needle, "monitor", site, *period, "--out", out)
     add("convert to unknown type", "unknown site file type", "sites", "convert", site, ws / "out" / "x.txt")
     return cases
 
