@@ -76,7 +76,8 @@ def coregister(cube: SceneCube, reference: int | None = None, max_shift_px: floa
     ref_index = int(np.argmax(cube.valid_fractions())) if reference is None else reference
     ref = values[ref_index, cube.bands.index(band)]
     keep = np.ones(len(cube), dtype=bool)
-    data = values.copy()
+    # Shifted in place: each look is read before it is overwritten and the reference never
+    # moves, so a second cube-sized array is never needed.
     for index, scene in enumerate(cube.scenes):
         if index == ref_index:
             scene.shift_px = (0.0, 0.0)
@@ -89,7 +90,6 @@ def coregister(cube: SceneCube, reference: int | None = None, max_shift_px: floa
             keep[index] = False
             continue
         if np.hypot(*result.shift_px) >= 0.05:
-            data[index] = apply_shift(values[index], result.shift_px)
+            values[index] = apply_shift(values[index], result.shift_px)
         scene.notes.append(f"shifted by ({result.shift_px[0]:+.2f}, {result.shift_px[1]:+.2f}) px")
-    cube.data = cube.data.copy(data=data)
-    return cube.select(keep)
+    return cube if keep.all() else cube.select(keep)
