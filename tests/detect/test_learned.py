@@ -118,7 +118,9 @@ def test_a_model_trained_on_matched_pairs_gets_matched_pairs(tmp_path):
     np.testing.assert_allclose(learned_score(before, after, matched), expected, atol=1e-6)
     assert np.abs(learned_score(before, after, plain) - expected).max() > 0.01  # matching did something
     with pytest.raises(InputError, match="unknown pair_radiometry"):
-        learned_score(before, after, dataclasses.replace(plain, pair_radiometry="histogram"))
+        learned_score(
+            before, after, dataclasses.replace(plain, meta=dataclasses.replace(plain.meta, pair_radiometry="histogram"))
+        )
 
 
 @pytest.fixture(scope="module")

@@ -61,17 +61,36 @@ class ChangeModel:
     """An exported change network and what its metadata says about using it."""
 
     path: Path
-    bands: tuple[str, ...]
-    threshold: float
-    min_region_px: int
-    pixel_size_m: float
-    size_multiple: int
-    pair_radiometry: str  # "none", or "pair-median-iqr": dates matched (base.pair_radiometry) before the net
-    meta: ModelMetadata = field(compare=False, hash=False, repr=False)
+    meta: ModelMetadata = field(compare=False, hash=False, repr=False)  # what the file says; the rest derives
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        return self.meta.bands
+
+    @property
+    def threshold(self) -> float:
+        return self.meta.threshold
+
+    @property
+    def min_region_px(self) -> int:
+        return self.meta.min_region_px
+
+    @property
+    def pixel_size_m(self) -> float:
+        return self.meta.pixel_size_m
+
+    @property
+    def size_multiple(self) -> int:
+        return self.meta.size_multiple
+
+    @property
+    def pair_radiometry(self) -> str:
+        """ "none", or "pair-median-iqr": dates matched (base.pair_radiometry) before the network."""
+        return self.meta.pair_radiometry
 
     @property
     def metadata(self) -> dict[str, str]:
@@ -146,16 +165,7 @@ def load_model(path: str | os.PathLike[str]) -> ChangeModel:
         raise InputError(
             f"{path}: an ONNX model without sitewatch metadata; train it with `sitewatch model fit`"
         ) from exc
-    return ChangeModel(
-        path=path,
-        bands=meta.bands,
-        threshold=meta.threshold,
-        min_region_px=meta.min_region_px,
-        pixel_size_m=meta.pixel_size_m,
-        size_multiple=meta.size_multiple,
-        pair_radiometry=meta.pair_radiometry,
-        meta=meta,
-    )
+    return ChangeModel(path, meta)
 
 
 def choose_model(available: list[str], model_path: str | os.PathLike[str] | None = None) -> ChangeModel:
