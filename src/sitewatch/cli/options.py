@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 
-from sitewatch.base.defaults import DEFAULT_MARGIN_M, DEFAULT_MAX_AREA_KM2
 from sitewatch.base.errors import InputError
 
 SiteFileArgument = Annotated[
@@ -37,9 +36,6 @@ MaxMemoryOption = Annotated[
         "memory, or SITEWATCH_MAX_MEMORY_GB).",
     ),
 ]
-
-__all__ = ["DEFAULT_MARGIN_M", "DEFAULT_MAX_AREA_KM2"]
-
 
 def parse_day(text: str, option: str) -> str:
     """An ISO 8601 day (YYYY-MM-DD), or one error line naming the option."""

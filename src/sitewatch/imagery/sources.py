@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from odc.geo.geobox import GeoBox
 
 from sitewatch.base.errors import NoScenes
 from sitewatch.base.keys import file_fingerprint
@@ -81,13 +80,6 @@ def plan_sources(
             items = search_items(source, site, start, end, max_cloud=max_cloud, max_scenes=max_scenes)
             planned.append(PlannedSource(spec, items, source))
     return planned
-
-
-def site_grid(site: Site, resolution_m: float, margin_m: float) -> tuple[GeoBox, np.ndarray, np.ndarray]:
-    """(geobox, inside-site mask, inside site+margin mask) for a site."""
-    geobox = site_geobox(site, resolution_m, margin_m)
-    inside, kept = site_masks(site, geobox, margin_m)
-    return geobox, inside, kept
 
 
 def load_planned(
