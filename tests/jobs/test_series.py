@@ -9,57 +9,23 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pytest
-import rasterio
 
-from sitewatch.bench.series import cloud_masks
-from sitewatch.imagery import load_pair
+from sitewatch.bench.series import write_dated_series
 from tests.cli.run import assert_one_line_error, sitewatch
 
 DATES = (date(2016, 11, 30), date(2017, 11, 7))
 
 
-def _write(path, values, pair):
-    gb = pair.geobox
-    profile = {
-        "driver": "GTiff",
-        "width": gb.shape.x,
-        "height": gb.shape.y,
-        "count": values.shape[0],
-        "dtype": "float32",
-        "crs": str(gb.crs),
-        "transform": gb.affine,
-        "nodata": float("nan"),
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(values.astype("float32"))
-        for i, band in enumerate(pair.bands, start=1):
-            dst.set_band_description(i, band)
-
-
 @pytest.fixture(scope="module")
 def scene_folder(oscd_city, tmp_path_factory):
+    """Dated GeoTIFFs of Paris: four looks of each real date, clouds, one overcast look."""
     city = oscd_city("paris")
-    from sitewatch.sites import read_sites
-
-    site = read_sites(city / "paris.geojson").get(None)
-    pair = load_pair(city / "imgs_1", city / "imgs_2", site=site)
-    folder = tmp_path_factory.mktemp("scenes")
-    rng = np.random.default_rng(0)
-    clouds = cloud_masks(rng, 8, pair.geobox.shape.yx, 0.3)
-    for i in range(8):
-        real = pair.before.values if i < 4 else pair.after.values
-        day = DATES[0] - timedelta(days=5 * (3 - i)) if i < 4 else DATES[1] + timedelta(days=5 * (i - 4))
-        look = real * (1 + 0.01 * rng.standard_normal((real.shape[0], 1, 1)))
-        look[:, clouds[i]] = np.nan
-        _write(folder / f"paris_{day.isoformat()}.tif", look, pair)
-    overcast = pair.after.values.copy()
-    overcast[:, : int(overcast.shape[1] * 0.8)] = np.nan
-    _write(folder / f"paris_{(DATES[1] + timedelta(days=2)).isoformat()}.tif", overcast, pair)
-    return city, folder
+    _, scenes = write_dated_series(city, tmp_path_factory.mktemp("series"))
+    return city, scenes
 
 
 @pytest.fixture(scope="module")
