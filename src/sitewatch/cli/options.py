@@ -37,6 +37,7 @@ MaxMemoryOption = Annotated[
     ),
 ]
 
+
 def parse_day(text: str, option: str) -> str:
     """An ISO 8601 day (YYYY-MM-DD), or one error line naming the option."""
     try:

@@ -239,16 +239,6 @@ def rules(
     if dismiss_growth is not None and not (math.isfinite(dismiss_growth) and dismiss_growth >= 1):
         raise InputError(f"--dismiss-growth must be 1 or more, not {dismiss_growth}")
     not_negative(max_cloud, "--max-cloud", " percent")
-    from sitewatch.store.repo import get_site  # lazy: keeps `--help` fast
-
-    with ctx.obj.session() as session:  # flags given before for this site still count
-        stored = get_site(session, site_id).alert_rules or {}
-    for url in webhook or []:
-        check_webhook(
-            url,
-            allow_http=allow_http or bool(stored.get("allow_http")),
-            allow_private=allow_private_targets or bool(stored.get("allow_private")),
-        )
     updates = {
         "min_area_m2": alert_min_area,
         "min_score": alert_min_score,
@@ -262,8 +252,17 @@ def rules(
         "allow_http": allow_http or None,
         "allow_private": allow_private_targets or None,
     }
+    from sitewatch.store.repo import get_site  # lazy: keeps `--help` fast
+
     with ctx.obj.session() as session:
         record = get_site(session, site_id)
+        stored = record.alert_rules or {}  # flags given before for this site still count
+        for url in webhook or []:
+            check_webhook(
+                url,
+                allow_http=allow_http or bool(stored.get("allow_http")),
+                allow_private=allow_private_targets or bool(stored.get("allow_private")),
+            )
         rules = {**record.alert_rules, **{k: v for k, v in updates.items() if v is not None}}
         if updates["secret_ref"]:
             rules.pop("secret", None)  # a secret stored in clear by an earlier version goes

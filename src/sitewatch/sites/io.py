@@ -133,16 +133,16 @@ def _check_size(path: Path) -> None:
 
 def _count_placemarks(stream, path: Path) -> int:
     """`<Placemark` tags in a KML stream, read in blocks and never past MAX_FILE_BYTES."""
-    count, read, tail = 0, 0, b""
+    token = b"<Placemark"
+    count, read, carry = 0, 0, b""
     while block := stream.read(1 << 20):
         read += len(block)
         if read > MAX_FILE_BYTES:
             raise _too_large(path, "the expanded KML")
-        text = tail + block
-        count += text.count(b"<Placemark")
-        tail = text[-16:] if not text.endswith(b"<Placemark") else b""
-        count -= tail.count(b"<Placemark")
-    return count + tail.count(b"<Placemark")
+        text = carry + block
+        count += text.count(token)
+        carry = text[-(len(token) - 1) :]  # a tag cut by the block edge; too short to be counted twice
+    return count
 
 
 def _read_geojson(path: Path) -> list[tuple[dict[str, Any], Any]]:
