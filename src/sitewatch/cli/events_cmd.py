@@ -32,14 +32,14 @@ def events_list(
     with ctx.obj.session() as session:
         events = list_events(session, site, str(status) if status else None)
         table = Table(title=f"{len(events)} event(s)")
-        for column in ("id", "site", "kind", "area m²", "between", "seen", "status", "suppressed by"):
+        for column in ("id", "site", "kind", "m² in site", "between", "seen", "status", "suppressed by"):
             table.add_column(column)
         for e in events:
             table.add_row(
                 str(e.id),
                 escape(e.site_id),
                 e.kind,
-                f"{e.area_m2:,.0f}",
+                f"{e.inside_m2:,.0f}",
                 f"{(e.before_date or '?')[:10]} .. {(e.after_date or '?')[:10]}",
                 str(e.sightings),
                 e.status,

@@ -160,8 +160,8 @@ def monitor(
     )
     for event in run.events[:10]:
         stdout.print(
-            f"  {event.id} {event.area_m2:,.0f} m² between {event.before_date[:10]} and {event.after_date[:10]} "
-            f"({event.confirmations} confirming looks)"
+            f"  {event.id} {event.inside_m2:,.0f} m² inside the site between {event.before_date[:10]} "
+            f"and {event.after_date[:10]} ({event.confirmations} confirming looks)"
         )
     for scene in run.cube.dropped:
         console.print(f"[yellow]dropped:[/] {escape(scene.id)}: {escape(scene.notes[-1])}")
