@@ -29,7 +29,7 @@ def timeline_svg(rows: list[dict[str, Any]], width: int = 760, height: int = 220
         return ""
     days = np.array([np.datetime64(r["date"][:10], "D").astype(int) for r in rows], dtype=float)
     values = np.array([r["cumulative_m2"] for r in rows], dtype=float)
-    left, right, top, bottom = 70, 10, 10, 40
+    left, right, top, bottom = 100, 10, 10, 40  # room for a label such as "12,345,000 m²"
     span = max(days.max() - days.min(), 1.0)
     top_value = max(values.max(), 1.0)
     xs = left + (days - days.min()) / span * (width - left - right)
