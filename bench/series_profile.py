@@ -46,9 +46,19 @@ def build(folder: Path, looks: int, data: Path) -> Path:
     rows, cols = WINDOW
     gb = pair.geobox[:rows, :cols]
     profile = {
-        "driver": "GTiff", "width": cols, "height": rows, "count": BANDS, "dtype": "uint16",
-        "crs": str(gb.crs), "transform": gb.affine, "tiled": True, "blockxsize": 256, "blockysize": 256,
-        "interleave": "pixel", "compress": "deflate", "nodata": 0,
+        "driver": "GTiff",
+        "width": cols,
+        "height": rows,
+        "count": BANDS,
+        "dtype": "uint16",
+        "crs": str(gb.crs),
+        "transform": gb.affine,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "interleave": "pixel",
+        "compress": "deflate",
+        "nodata": 0,
     }
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
@@ -132,16 +142,20 @@ def main() -> None:
             cold = run_worker("cold", root / "scenes", site_file, cache)
             warm = run_worker("warm", root / "scenes", site_file, cache)
         cube = cold["cube_bytes"]
-        print(f"\n{looks} looks ({cold['files']} files, {cold['scenes']} kept), cube {cube / 2**30:.2f} GiB, "
-              f"{cold['events']} events")
+        print(
+            f"\n{looks} looks ({cold['files']} files, {cold['scenes']} kept), cube {cube / 2**30:.2f} GiB, "
+            f"{cold['events']} events"
+        )
         print(f"{'stage':58s} {'cold s':>8s} {'warm s':>8s}")
         for stage in dict.fromkeys([*cold["stages"], *warm["stages"]]):
             print(f"{stage[:58]:58s} {cold['stages'].get(stage, 0):8.2f} {warm['stages'].get(stage, 0):8.2f}")
         print(f"{'plain windowed read of every file (reference)':58s} {read['seconds']:8.2f}")
         print(f"{'whole job (process, imports included)':58s} {cold['seconds']:8.2f} {warm['seconds']:8.2f}")
-        print(f"cold / read {cold['seconds'] / read['seconds']:.2f}x (target 1.5x), warm {warm['seconds']:.1f} s "
-              f"(target 3 s); peak RSS cold {cold['peak_rss_bytes'] / cube:.2f}x the cube, warm "
-              f"{warm['peak_rss_bytes'] / cube:.2f}x (target 2x); read alone {read['peak_rss_bytes'] / 2**30:.2f} GiB")
+        print(
+            f"cold / read {cold['seconds'] / read['seconds']:.2f}x (target 1.5x), warm {warm['seconds']:.1f} s "
+            f"(target 3 s); peak RSS cold {cold['peak_rss_bytes'] / cube:.2f}x the cube, warm "
+            f"{warm['peak_rss_bytes'] / cube:.2f}x (target 2x); read alone {read['peak_rss_bytes'] / 2**30:.2f} GiB"
+        )
 
 
 if __name__ == "__main__":

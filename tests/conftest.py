@@ -80,11 +80,10 @@ def postgres():
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path):
-    """Every store test runs twice: on a SQLite file and on a real PostgreSQL on 127.0.0.1."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
+def new_store_url(kind: str, folder: Path, request) -> str:
+    """A new empty store: a SQLite file in `folder`, or a new database on the test PostgreSQL."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'store.db'}"
     import psycopg
 
     server = request.getfixturevalue("postgres")
@@ -94,8 +93,14 @@ def store_url(request, tmp_path):
     return f"postgresql://postgres@127.0.0.1:{server.port}/{name}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """Every store test runs twice: on a SQLite file and on a real PostgreSQL on 127.0.0.1."""
+    return new_store_url(request.param, tmp_path, request)
+
+
 REAL_DATA_FIXTURES = {"oscd_root", "landsat_root", "oscd_city"}
-SERVER_FIXTURES = {"postgres", "stack", "stac_api"}
+SERVER_FIXTURES = {"postgres", "stack", "stac_api", "workbench"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -105,7 +110,7 @@ def pytest_collection_modifyitems(config, items):
         params = getattr(getattr(item, "callspec", None), "params", {})
         if names & REAL_DATA_FIXTURES:
             item.add_marker(pytest.mark.realdata)
-        if names & SERVER_FIXTURES or params.get("store_url") == "postgresql":
+        if names & SERVER_FIXTURES or "postgresql" in (params.get("store_url"), params.get("workbench")):
             item.add_marker(pytest.mark.server)
         if "tests/train/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.training)

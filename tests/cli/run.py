@@ -34,10 +34,13 @@ def sitewatch(*args: str | Path, env: dict[str, str] | None = None) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def sitewatch_process(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`sitewatch ARGS` as a separate process (`python -m sitewatch`)."""
+def sitewatch_process(
+    *args: str | Path, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """`sitewatch ARGS` as a separate process (`python -m sitewatch`), with `input` on its stdin."""
     return subprocess.run(
         [sys.executable, "-m", "sitewatch", *map(str, args)],
+        input=input,
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "200", **(env or {})},

@@ -91,6 +91,21 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def wait_until_up(process: subprocess.Popen, probe: str, log: Path, name: str, timeout: float = 60) -> None:
+    """Wait until `probe` answers; a server that exits or stays silent fails with its log's tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
+        try:
+            requests.get(probe, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{name} did not start within {timeout:.0f} s: {log.read_text()[-2000:]}")
+
+
 @dataclass
 class Uvicorn:
     url: str
@@ -115,17 +130,8 @@ class Uvicorn:
         with open(log, "wb") as out:
             process = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{app} exited: {log.read_text()[-2000:]}")
-            try:
-                requests.get(f"{url}/_faults", timeout=1)
-                return cls(url, process, log)
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        process.kill()
-        raise RuntimeError(f"{app} did not start within 60 s: {log.read_text()[-2000:]}")
+        wait_until_up(process, f"{url}/_faults", log, app)
+        return cls(url, process, log)
 
     def faults(self, fail: int = 0, status: int = 500, delay: float = 0.0) -> dict:
         return requests.get(

@@ -58,6 +58,26 @@ class ReviewStatus(StrEnum):
     needs_imagery = "needs-imagery"
 
 
+class DismissReason(StrEnum):
+    """Why an analyst dismissed an event: a fixed list, so dismissals can be counted and learned from."""
+
+    not_construction = "not-construction"  # real change, but not what the site is watched for
+    vegetation = "vegetation"  # crops, seasons, mowing, ploughing
+    cloud_or_shadow = "cloud-or-shadow"
+    misregistration = "misregistration"  # the looks do not line up
+    water = "water"  # water level, tides, wet ground
+    already_known = "already-known"
+    other = "other"  # say why in the note
+
+
+class Role(StrEnum):
+    """What a workbench user may do: viewers look, analysts also review, admins also manage."""
+
+    viewer = "viewer"
+    analyst = "analyst"
+    admin = "admin"
+
+
 class CrossValidation(StrEnum):
     """Which model scores which OSCD city in a benchmark of the learned detector."""
 

@@ -8,7 +8,9 @@ from sitewatch.cli import (  # noqa: F401  (each module registers its commands)
     events_cmd,
     model_cmd,
     monitor_cmd,
+    serve_cmd,
     sites_cmd,
+    users_cmd,
     watchlist_cmd,
 )
 from sitewatch.cli.app import app, main, run

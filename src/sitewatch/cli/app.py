@@ -42,11 +42,13 @@ events_app = typer_app("Change events in the store: list, review, report, export
 alerts_app = typer_app("Alerts queued by watchlist runs: list them with their deliveries, retry the undelivered.")
 bench_app = typer_app("Benchmark the detectors on labelled real imagery.")
 model_app = typer_app("Train and assemble the learned detector (needs the [train] extra for fit and plan).")
+users_app = typer_app("Workbench accounts (`sitewatch serve`): add, list, remove, change a password or role.")
 for group, name in (
     (sites_app, "sites"),
     (watchlist_app, "watchlist"),
     (events_app, "events"),
     (alerts_app, "alerts"),
+    (users_app, "users"),
     (bench_app, "bench"),
     (model_app, "model"),
 ):
@@ -63,6 +65,11 @@ class StoreOptions:
         from sitewatch.store import open_store  # lazy: SQLAlchemy is not needed for --help
 
         return open_store(self.url, upgrade=self.upgrade).session()
+
+    def looks_dir(self):  # -> pathlib.Path
+        from sitewatch.store.db import default_looks_dir  # lazy: SQLAlchemy is not needed for --help
+
+        return default_looks_dir(self.url)
 
 
 def store_options(
@@ -83,7 +90,7 @@ def store_options(
     ctx.obj = StoreOptions(db, upgrade_store)
 
 
-for store_group in (watchlist_app, events_app, alerts_app):
+for store_group in (watchlist_app, events_app, alerts_app, users_app):
     store_group.callback()(store_options)
 
 

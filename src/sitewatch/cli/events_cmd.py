@@ -13,7 +13,7 @@ from rich.table import Table
 
 from sitewatch.base.errors import InputError
 from sitewatch.base.safety import inside
-from sitewatch.base.vocab import ReviewStatus
+from sitewatch.base.vocab import DismissReason, ReviewStatus
 from sitewatch.cli.app import events_app
 from sitewatch.cli.console import stdout
 
@@ -58,7 +58,10 @@ def review(
     confirm: Annotated[bool, typer.Option("--confirm", help="It is a real change.")] = False,
     dismiss: Annotated[bool, typer.Option("--dismiss", help="It is not (suppresses repeats at that place).")] = False,
     needs_imagery: Annotated[bool, typer.Option("--needs-imagery", help="Cannot tell without better imagery.")] = False,
-    note: Annotated[str, typer.Option(help="Why.")] = "",
+    reason: Annotated[
+        DismissReason | None, typer.Option(help="Why it is dismissed (with --dismiss), for counting dismissals.")
+    ] = None,
+    note: Annotated[str, typer.Option(help="Why, in words.")] = "",
     analyst: Annotated[str | None, typer.Option(help="Who (default: the login name).")] = None,
 ) -> None:
     """Record an analyst's verdict on an event (the history is kept)."""
@@ -73,7 +76,10 @@ def review(
     from sitewatch.store.repo import add_review  # lazy: keeps `--help` fast
 
     with ctx.obj.session() as session:
-        review = add_review(session, event_id, chosen[0], analyst or getpass.getuser(), note)
+        who = analyst or getpass.getuser()
+        review = add_review(
+            session, event_id, chosen[0], who, note, reason=str(reason) if reason else None, actor=f"cli:{who}"
+        )
     stdout.print(f"event {review.event_id}: {chosen[0]}")
 
 

@@ -252,7 +252,8 @@ def rules(
         "allow_http": allow_http or None,
         "allow_private": allow_private_targets or None,
     }
-    from sitewatch.store.repo import get_site  # lazy: keeps `--help` fast
+    from sitewatch.store.audit import audit, cli_actor  # lazy: keeps `--help` fast
+    from sitewatch.store.repo import get_site
 
     with ctx.obj.session() as session:
         record = get_site(session, site_id)
@@ -271,6 +272,8 @@ def rules(
         sources = [str(Path(x).resolve()) if Path(x).is_dir() else x for x in source] if source else None
         imagery = {"sources": sources, "collection": collection, "max_cloud": max_cloud}
         record.monitor = {**record.monitor, **{k: v for k, v in imagery.items() if v is not None}}
+        changed = {k: v for k, v in {**updates, **imagery}.items() if v is not None and k != "secret_ref"}
+        audit(session, cli_actor(), "rules", f"site:{site_id}", changed=sorted(changed))
         session.commit()
         shown = {k: ("***" if k == "secret" else v) for k, v in record.alert_rules.items()}
         shown["webhooks"] = [mask_url(u) for u in shown.get("webhooks", [])]
@@ -329,6 +332,7 @@ def run(
             end=last,
             cache_dir=cache_folder(cache, no_cache),
             out=out,
+            looks_dir=ctx.obj.looks_dir(),
             progress=StageProgress,
             on_site=said,
         )

@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from sitewatch.alerts import DeliveryReport, deliver_pending
 from sitewatch.base.errors import InputError, NoScenes
 from sitewatch.base.keys import sha256_file
-from sitewatch.base.progress import StageReporter
+from sitewatch.base.progress import StageReporter, timed_stage
 from sitewatch.base.safety import inside
 from sitewatch.imagery.cube import SceneInfo
 from sitewatch.jobs.series import MonitorConfig, run_monitor, write_monitor_outputs
+from sitewatch.report.looks import run_looks_dir, write_looks
 from sitewatch.store.models import Run, SiteRecord
 from sitewatch.store.repo import active_site_ids, get_site, record_run, site_from_record
 
@@ -107,9 +108,15 @@ def run_site(
     end: str,
     cache_dir: Path | None,
     out: Path | None = None,
+    looks_dir: Path | None = None,
     reporter: StageReporter | None = None,
 ) -> SiteOutcome:
-    """Monitor one site since its last run and store what was found (bad input: a failed outcome)."""
+    """Monitor one site since its last run and store what was found (bad input: a failed outcome).
+
+    With `looks_dir`, a newly stored run's looks are kept in `looks_dir/<site>/run-<id>/`
+    for the workbench (written after the store commits: a crash between the two leaves a run
+    whose imagery the workbench reports as not kept, never looks without a run).
+    """
     first, last = period(session, record.id, start, end)
     if first > last:
         return SiteOutcome(record.id, "up-to-date", first, last)
@@ -129,6 +136,9 @@ def run_site(
         event.id = f"E{row.id}"  # outputs name events as the store and `events review` do
     if target is not None:
         write_monitor_outputs(result, target, reporter=reporter)
+    if looks_dir is not None and not stored.duplicate:
+        with timed_stage("Keeping the looks for the workbench", reporter, {}):
+            write_looks(result.cube, run_looks_dir(looks_dir, record.id, stored.run.id))
     status = "duplicate" if stored.duplicate else "stored"
     return SiteOutcome(
         record.id, status, first, last, stored.run.id, len(result.cube), len(stored.new), len(stored.linked)
@@ -143,6 +153,7 @@ def run_watchlist(
     end: str | None = None,
     cache_dir: Path | None = None,
     out: Path | None = None,
+    looks_dir: Path | None = None,
     progress: Callable[[], AbstractContextManager[StageReporter | None]] = nullcontext,
     on_site: Callable[[SiteOutcome], None] | None = None,
 ) -> WatchlistOutcome:
@@ -156,7 +167,16 @@ def run_watchlist(
     outcome = WatchlistOutcome()
     for record in records:
         with progress() as reporter:
-            result = run_site(session, record, start=start, end=last, cache_dir=cache_dir, out=out, reporter=reporter)
+            result = run_site(
+                session,
+                record,
+                start=start,
+                end=last,
+                cache_dir=cache_dir,
+                out=out,
+                looks_dir=looks_dir,
+                reporter=reporter,
+            )
         outcome.sites.append(result)
         if on_site is not None:
             on_site(result)

@@ -34,6 +34,21 @@ def default_url() -> str:
     return f"sqlite:///{base / 'sitewatch' / 'store.db'}"
 
 
+def default_looks_dir(url: str | None = None) -> Path:
+    """Where stored runs keep their looks for the workbench (`sitewatch.report.looks`).
+
+    `SITEWATCH_LOOKS`, else beside a SQLite store (`<file>.looks/`), else the user's data folder.
+    """
+    if os.environ.get("SITEWATCH_LOOKS"):
+        return Path(os.environ["SITEWATCH_LOOKS"])
+    url = url or default_url()
+    if url.startswith("sqlite:///") and url.split("///", 1)[-1] not in ("", ":memory:"):
+        path = Path(url.split("///", 1)[-1])
+        return path.with_name(path.name + ".looks")
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "sitewatch" / "looks"
+
+
 def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

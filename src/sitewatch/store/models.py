@@ -93,6 +93,8 @@ class Event(Base):
     confirmations: Mapped[int | None] = mapped_column(Integer, nullable=True)
     sightings: Mapped[int] = mapped_column(Integer, default=1)
     suppressed_by: Mapped[int | None] = mapped_column(ForeignKey("events.id"), nullable=True)
+    # the spectral indices before and after behind `kind` (None: stored before it was kept)
+    evidence: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     reviews: Mapped[list[Review]] = relationship(order_by="Review.id", cascade="all, delete-orphan")
@@ -128,6 +130,8 @@ class Review(Base):
     status: Mapped[str] = mapped_column(String(20))
     analyst: Mapped[str] = mapped_column(String(200))
     note: Mapped[str] = mapped_column(Text, default="")
+    # why it was dismissed, from `sitewatch.base.vocab.DismissReason` (None for other verdicts and older reviews)
+    reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -157,3 +161,40 @@ class Delivery(Base):
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ok: Mapped[bool] = mapped_column(Boolean)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(Base):
+    """A workbench account; the password is kept only as an argon2 hash."""
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))  # sitewatch.base.vocab.Role
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser. Only a SHA-256 of the cookie's token is kept, so a copy of the store signs nobody in."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Who changed what: every review, rule change and account change, from the web or the CLI."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))  # "web:<user>" or "cli:<login name>"
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

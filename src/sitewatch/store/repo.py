@@ -23,15 +23,18 @@ from sitewatch import __version__
 from sitewatch.base.errors import InputError
 from sitewatch.base.keys import content_key
 from sitewatch.base.safety import SITE_ID, check_site_id, clean_text
+from sitewatch.base.vocab import DismissReason, ReviewStatus, values
 from sitewatch.events.extract import Event as DetectedEvent
 from sitewatch.sites import Site
 from sitewatch.store.alert_queue import queue_alerts
+from sitewatch.store.audit import audit
 from sitewatch.store.models import REVIEW_STATUSES, Event, Review, Run, RunScene, Scene, Sighting, SiteRecord
 
 #: Events of the same kind overlapping at least this much (intersection over union) are one.
 MATCH_IOU = 0.3
 #: A dismissed event suppresses later ones at its place unless they grow past this factor.
 DEFAULT_DISMISS_GROWTH = 2.0
+DISMISS_REASONS = values(DismissReason)
 
 
 @dataclass
@@ -204,6 +207,7 @@ def store_sighting(
             before_date=detected.before_date,
             after_date=detected.after_date,
             confirmations=detected.confirmations,
+            evidence={k: float(v) for k, v in detected.evidence.items()} or None,
             suppressed_by=_suppressor(same_kind, geometry, detected.area_m2, dismiss_growth),
         )
         session.add(event)
@@ -255,16 +259,36 @@ def parse_event_id(text: str | int) -> int:
     return int(digits)
 
 
-def add_review(session: Session, event_id: int | str, status: str, analyst: str, note: str = "") -> Review:
+def add_review(
+    session: Session,
+    event_id: int | str,
+    status: str,
+    analyst: str,
+    note: str = "",
+    *,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> Review:
+    """Append a verdict and its audit entry in one transaction (the CLI and the workbench both call this).
+
+    `reason` is a `DismissReason` and goes only with a dismissal; `actor` names the channel
+    for the audit log (default `cli:<analyst>`).
+    """
     if status not in REVIEW_STATUSES:
-        raise InputError(f"review status '{status}' is not known; use one of {', '.join(REVIEW_STATUSES)}")
+        known = ", ".join(REVIEW_STATUSES)
+        raise InputError(f"review status '{clean_text(status)[:40]}' is not known; use one of {known}")
+    if reason is not None and status != ReviewStatus.dismissed:
+        raise InputError("a reason code goes only with a dismissal")
+    if reason is not None and reason not in DISMISS_REASONS:
+        raise InputError(f"reason '{clean_text(reason)[:40]}' is not known; use one of {', '.join(DISMISS_REASONS)}")
     event_id = parse_event_id(event_id)
     event = session.get(Event, event_id)
     if event is None:
         raise InputError(f"no event {event_id} in the store; list them with `sitewatch events list`")
     note = clean_text(note, keep_newlines=True)
-    review = Review(event_id=event_id, status=status, analyst=clean_text(analyst), note=note)
+    review = Review(event_id=event_id, status=status, analyst=clean_text(analyst), note=note, reason=reason)
     session.add(review)
+    audit(session, actor or f"cli:{analyst}", "review", f"event:{event_id}", status=status, reason=reason, note=note)
     session.commit()
     session.refresh(event)
     return review
