@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	sh scripts/ensure-postgres.sh
-	sh scripts/ensure-chromium.sh
+	sh scripts/ensure-test-tools.sh
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest
 

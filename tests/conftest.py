@@ -110,7 +110,7 @@ def pytest_collection_modifyitems(config, items):
         params = getattr(getattr(item, "callspec", None), "params", {})
         if names & REAL_DATA_FIXTURES:
             item.add_marker(pytest.mark.realdata)
-        if names & SERVER_FIXTURES or "postgresql" in (params.get("store_url"), params.get("workbench")):
+        if names & SERVER_FIXTURES or "postgresql" in (params.get("store_url"), params.get("filled_store")):
             item.add_marker(pytest.mark.server)
         if "tests/train/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.training)

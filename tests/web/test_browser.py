@@ -22,6 +22,8 @@ from tests.web.conftest import HOSTILE_NAME, PASSWORD, SITE
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREEN = {"width": 1366, "height": 768}
 HOSTILE_NOTE = '"><img src=x onerror=alert(1)>'
+#: Access rules live in the app, not the database: checked on SQLite; the reviews on both.
+SQLITE_ONLY = pytest.mark.parametrize("filled_store", ["sqlite"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: run `sh scripts/ensure-chromium.sh` (as root), or `make test`")
+        pytest.fail("Chromium is missing: run `sh scripts/ensure-test-tools.sh` (as root), or `make test`")
     with sync_playwright() as playwright:
         # software WebGL (SwiftShader): the maps render on machines without a GPU
         chromium = playwright.chromium.launch(
@@ -152,6 +154,7 @@ def test_analyst_reviews_with_the_keyboard(browser, workbench, tmp_path):
         assert [(a.action, a.target) for a in audit] == [("review", f"event:{e}") for e in reviewed]
 
 
+@SQLITE_ONLY
 def test_viewer_looks_but_cannot_review(browser, workbench, tmp_path):
     server, _ = workbench
     tab = Page(browser, server.url, tmp_path)
@@ -165,6 +168,7 @@ def test_viewer_looks_but_cannot_review(browser, workbench, tmp_path):
     assert refused.status == 403 and "role" in refused.json()["error"]
 
 
+@SQLITE_ONLY
 def test_no_session_no_token_no_entry(browser, workbench, tmp_path):
     server, _ = workbench
     tab = Page(browser, server.url, tmp_path)
@@ -180,6 +184,7 @@ def test_no_session_no_token_no_entry(browser, workbench, tmp_path):
     assert form.status == 403
 
 
+@SQLITE_ONLY
 def test_hostile_names_and_notes_stay_text(browser, workbench, tmp_path):
     server, _ = workbench
     tab = Page(browser, server.url, tmp_path)
@@ -205,6 +210,7 @@ def test_hostile_names_and_notes_stay_text(browser, workbench, tmp_path):
     assert tab.dialogs == [] and not tab.errors
 
 
+@SQLITE_ONLY
 def test_wrong_passwords_slow_down_sign_in(browser, workbench, tmp_path):
     server, _ = workbench
     tab = Page(browser, server.url, tmp_path)

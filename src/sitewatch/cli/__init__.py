@@ -6,6 +6,7 @@ from sitewatch.cli import (  # noqa: F401  (each module registers its commands)
     demo_cmd,
     detect_cmd,
     events_cmd,
+    evidence_cmd,
     model_cmd,
     monitor_cmd,
     serve_cmd,

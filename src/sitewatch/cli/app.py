@@ -42,6 +42,7 @@ events_app = typer_app("Change events in the store: list, review, report, export
 alerts_app = typer_app("Alerts queued by watchlist runs: list them with their deliveries, retry the undelivered.")
 bench_app = typer_app("Benchmark the detectors on labelled real imagery.")
 model_app = typer_app("Train and assemble the learned detector (needs the [train] extra for fit and plan).")
+keys_app = typer_app("Signing keys for evidence bundles.")
 users_app = typer_app("Workbench accounts (`sitewatch serve`): add, list, remove, change a password or role.")
 for group, name in (
     (sites_app, "sites"),
@@ -49,6 +50,7 @@ for group, name in (
     (events_app, "events"),
     (alerts_app, "alerts"),
     (users_app, "users"),
+    (keys_app, "keys"),
     (bench_app, "bench"),
     (model_app, "model"),
 ):

@@ -91,13 +91,14 @@ def site_report(
 ) -> None:
     """One site across all runs: events with review status, changed m² over time, provenance."""
     from sitewatch.base.atomic import write_text_atomic  # lazy: keeps `--help` fast
+    from sitewatch.report.looks import latest_looks
     from sitewatch.report.site import render_site_report
     from sitewatch.store.repo import get_site, list_events, list_runs
 
     with ctx.obj.session() as session:
-        html = render_site_report(
-            get_site(session, site_id), list_events(session, site_id), list_runs(session, site_id)
-        )
+        runs = list_runs(session, site_id)
+        looks = latest_looks(ctx.obj.looks_dir(), site_id, [r.id for r in runs]) if runs else None
+        html = render_site_report(get_site(session, site_id), list_events(session, site_id), runs, looks)
     write_text_atomic(out, html)
     stdout.print(f"Report: [bold]{escape(str(out))}[/]")
 

@@ -70,6 +70,16 @@ class MonitorConfig:
         out["breaks"] = dict(self.breaks.__dict__)
         return out
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> MonitorConfig:
+        """The config `as_dict` recorded (a stored run's parameters, an evidence bundle's provenance)."""
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        known["breaks"] = BreakConfig(**values.get("breaks", {}))
+        known["cloud_mask"] = CloudMask(known.get("cloud_mask", CloudMask.provider))
+        if known.get("composite") is not None:
+            known["composite"] = Composite(known["composite"])
+        return cls(**known)
+
 
 @dataclass
 class MonitorRun:

@@ -62,6 +62,21 @@ def _look_rgb(look: np.ndarray, indices: list[int], limits: np.ndarray) -> np.nd
     return np.where(valid, out, 0).astype("uint8")
 
 
+#: Context around an event in its chips: this share of its size on each side, at least CHIP_MIN_PAD_M.
+CHIP_PAD = 0.6
+CHIP_MIN_PAD_M = 150.0
+
+
+def chip_window(outline) -> tuple[float, float, float, float]:
+    """WGS84 bounds around an event (a shapely geometry) with context on every side."""
+    west, south, east, north = outline.bounds
+    lat = (south + north) / 2
+    metres_x = 111_320 * np.cos(np.radians(lat))
+    pad_x = max((east - west) * CHIP_PAD, CHIP_MIN_PAD_M / metres_x)
+    pad_y = max((north - south) * CHIP_PAD, CHIP_MIN_PAD_M / 110_540)
+    return west - pad_x, south - pad_y, east + pad_x, north + pad_y
+
+
 def run_looks_dir(root: Path, site_id: str, run_id: int) -> Path:
     """The folder of one run's looks under the looks root (site ids are checked when stored)."""
     return inside(root, site_id, f"run-{int(run_id)}")
@@ -147,3 +162,13 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def latest_looks(root: Path, site_id: str, run_ids: list[int]) -> dict[str, Any] | None:
+    """The manifest of the newest of `run_ids` that kept looks, with its `folder` and `run_id`."""
+    for run_id in sorted(run_ids, reverse=True):
+        folder = run_looks_dir(root, site_id, run_id)
+        manifest = read_manifest(folder)
+        if manifest is not None and manifest.get("looks"):
+            return {**manifest, "folder": str(folder), "run_id": run_id}
+    return None

@@ -7,11 +7,16 @@ or any objects with the same attributes); it never queries the store itself.
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
+
+import shapely
 
 from sitewatch.events import KIND_LABELS
 from sitewatch.report.environment import environment
 from sitewatch.report.monitor import timeline_svg
+from sitewatch.report.pictures import site_picture
 
 
 def area_over_time(events) -> list[dict[str, Any]]:
@@ -33,10 +38,31 @@ def area_over_time(events) -> list[dict[str, Any]]:
     return rows
 
 
-def render_site_report(site: Any, events: list[Any], runs: list[Any]) -> str:
-    """The site report from its record, its events (with `status`) and its runs, oldest first."""
+def _centre(wkt: str) -> tuple[float, float]:
+    point = shapely.from_wkt(wkt).centroid
+    return round(point.y, 6), round(point.x, 6)
+
+
+def render_site_report(site: Any, events: list[Any], runs: list[Any], looks: dict[str, Any] | None = None) -> str:
+    """The site report from its record, its events (with `status`) and its runs, oldest first.
+
+    `looks`: the latest run's kept looks (`report.looks.read_manifest`, with its `folder` and
+    `run_id`), for a map of the site with its events; without them the report has no map.
+    """
     rows = area_over_time(events)
+    site_map = None
+    if looks and looks.get("looks"):
+        last = looks["looks"][-1]
+        outlines = [(f"E{e.id}", shapely.from_wkt(e.geometry_wkt)) for e in events if e.status != "dismissed"]
+        picture = site_picture(
+            Path(looks["folder"]) / last["file"], shapely.from_wkt(site.geometry_wkt), outlines, last["resolution_m"]
+        )
+        site_map = "data:image/png;base64," + base64.b64encode(picture).decode()
     return environment.get_template("site.html.j2").render(
+        centre=_centre(site.geometry_wkt),
+        centres={e.id: _centre(e.geometry_wkt) for e in events},
+        site_map=site_map,
+        map_run=(looks or {}).get("run_id"),
         site=site,
         events=events,
         runs=runs,

@@ -21,13 +21,10 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 
 from sitewatch.base.errors import InputError
-from sitewatch.report.looks import read_manifest, run_looks_dir
+from sitewatch.report.looks import chip_window, read_manifest, run_looks_dir
 
 TILE_SIZE = 256
 CHIP_SIZE = 256
-#: Context around an event in its chips: this share of its size on each side, at least CHIP_MIN_PAD_M.
-CHIP_PAD = 0.6
-CHIP_MIN_PAD_M = 150.0
 WGS84 = CRS.from_epsg(4326)
 OUTLINE = (255, 214, 0)  # yellow: visible on dark roofs, fields and water alike
 
@@ -80,16 +77,6 @@ def tile_png(path: Path, z: int, x: int, y: int) -> bytes:
         except TileOutsideBounds:
             return _EMPTY
     return image.render(img_format="PNG", zlevel=1)
-
-
-def chip_window(outline: shapely.Geometry) -> tuple[float, float, float, float]:
-    """WGS84 bounds around an event with context on every side."""
-    west, south, east, north = outline.bounds
-    lat = (south + north) / 2
-    metres_x = 111_320 * np.cos(np.radians(lat))
-    pad_x = max((east - west) * CHIP_PAD, CHIP_MIN_PAD_M / metres_x)
-    pad_y = max((north - south) * CHIP_PAD, CHIP_MIN_PAD_M / 110_540)
-    return west - pad_x, south - pad_y, east + pad_x, north + pad_y
 
 
 def chip_png(path: Path, outline: shapely.Geometry) -> bytes:

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from sitewatch.base.errors import InputError
 from sitewatch.base.vocab import DismissReason, Kind, ReviewStatus, Role, values
+from sitewatch.report.event_files import FORMATS, geojson_bytes, table_bytes
+from sitewatch.report.looks import latest_looks
 from sitewatch.report.site import render_site_report
 from sitewatch.store.accounts import authenticate, end_session, start_session
 from sitewatch.store.models import Event
@@ -43,7 +45,6 @@ from sitewatch.web.context import (
     site_or_404,
     store_session,
 )
-from sitewatch.web.exports import FORMATS, geojson_bytes, table_bytes
 from sitewatch.web.imagery import LooksNotKept, run_manifest
 from sitewatch.web.views import (
     event_feature,
@@ -178,16 +179,6 @@ def _basemap(request: Request) -> str | None:
     return request.app.state.settings.basemap
 
 
-def _latest_looks(request: Request, site_id: str, run_ids: list[int]) -> dict[str, Any] | None:
-    for run_id in reversed(run_ids):
-        try:
-            manifest = run_manifest(request.app.state.settings.looks_dir, site_id, run_id)
-        except LooksNotKept:
-            continue
-        return {"run_id": run_id, "looks": manifest["looks"]}
-    return None
-
-
 @router.get("/sites/{site_id}")
 def site_page(request: Request, site_id: str, viewer: SignedIn) -> Response:
     with store_session(request) as session:
@@ -200,7 +191,8 @@ def site_page(request: Request, site_id: str, viewer: SignedIn) -> Response:
         rules = shown_rules(record.alert_rules or {})
         site = site_view(record)
         outline = geometry(record.geometry_wkt)
-    looks = _latest_looks(request, site_id, [r.id for r in runs])
+    kept = latest_looks(request.app.state.settings.looks_dir, site_id, [r.id for r in runs])
+    looks = {"run_id": kept["run_id"], "looks": kept["looks"]} if kept else None
     return _render(
         request,
         "site.html.j2",
@@ -271,7 +263,9 @@ def site_report(request: Request, site_id: str, viewer: SignedIn) -> Response:
     """The site report the CLI writes (`events report`), as a download: it is a document, not a page."""
     with store_session(request) as session:
         record = site_or_404(session, site_id)
-        html = render_site_report(record, list_events(session, site_id), list_runs(session, site_id))
+        runs = list_runs(session, site_id)
+        looks = latest_looks(request.app.state.settings.looks_dir, site_id, [r.id for r in runs])
+        html = render_site_report(record, list_events(session, site_id), runs, looks)
     headers = {"Content-Disposition": f'attachment; filename="{site_id}-report.html"'}
     return Response(html, media_type="text/html", headers=headers)
 

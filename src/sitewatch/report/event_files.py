@@ -1,18 +1,22 @@
-"""A site's stored events as files for GIS tools and Google Earth: GeoJSON, KML, GeoPackage.
+"""Stored events as files for GIS tools and Google Earth: GeoJSON, KML, GeoPackage.
 
-The KML is styled (outline coloured by review status, no fill) and carries a TimeSpan per
-event, from the last look before the change to the first look after it, so Google Earth's
-time slider steps through the changes.
+Used by the workbench's exports and the evidence bundles. The KML is styled (outline
+coloured by review status, no fill) and carries a TimeSpan per event, from the last look
+before the change to the first look after it, so Google Earth's time slider steps through
+the changes.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pyogrio
 import shapely
 
 from sitewatch.base.geo import WGS84
@@ -27,23 +31,37 @@ STATUS_COLOURS = {"new": "#FFD600", "confirmed": "#E0301E", "dismissed": "#9E9E9
 COLUMNS = ["id", "site_id", "kind", "inside_m2", "area_m2", "score", "before_date", "after_date", "status"]
 
 
+@contextmanager
+def pinned_gdal_date() -> Iterator[None]:
+    """GDAL (pyogrio's own) writes this date into a GeoPackage instead of now."""
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+
+
 def geojson_bytes(features: list[dict[str, Any]], site: dict[str, Any]) -> bytes:
     doc = {"type": "FeatureCollection", "features": features, "sitewatch": {"site": site}}
     return json.dumps(doc, indent=1).encode()
 
 
-def _frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
-    rows = [{column: f["properties"].get(column) for column in COLUMNS} for f in features]
+def _frame(features: list[dict[str, Any]], columns: list[str]) -> gpd.GeoDataFrame:
+    rows = [{column: f["properties"].get(column) for column in columns} for f in features]
     for row, feature in zip(rows, features, strict=True):
         row["id"] = feature["properties"]["label"]
     geometries = [shapely.geometry.shape(f["geometry"]) for f in features]
-    return gpd.GeoDataFrame(rows, columns=COLUMNS, geometry=geometries, crs=WGS84)
+    return gpd.GeoDataFrame(rows, columns=columns, geometry=geometries, crs=WGS84)
 
 
-def table_bytes(features: list[dict[str, Any]], fmt: str) -> bytes:
-    """GeoPackage or KML of the events, written to a temporary file and read back."""
-    frame = _frame(features)
-    with tempfile.TemporaryDirectory(prefix="sitewatch-export-") as folder:
+def table_bytes(features: list[dict[str, Any]], fmt: str, extra: list[str] | None = None) -> bytes:
+    """GeoPackage or KML of the events, written to a temporary file and read back.
+
+    The GeoPackage's change dates are pinned (GDAL's OGR_CURRENT_DATE), so the same events
+    give the same bytes: evidence bundles must not differ by when they were made.
+    """
+    frame = _frame(features, COLUMNS + list(extra or []))
+    with tempfile.TemporaryDirectory(prefix="sitewatch-export-") as folder, pinned_gdal_date():
         path = Path(folder) / f"events.{fmt}"
         if fmt == "gpkg":
             frame.to_file(path, driver="GPKG", layer="events")
