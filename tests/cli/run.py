@@ -26,10 +26,16 @@ class Result:
     stderr: str
 
 
-def sitewatch(*args: str | Path, env: dict[str, str] | None = None) -> Result:
-    """`sitewatch ARGS` in this process, as a user would type it."""
+def sitewatch(*args: str | Path, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+    """`sitewatch ARGS` in this process, as a user would type it (`input`: its standard input)."""
     out, err = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, {"COLUMNS": "200", **(env or {})}), redirect_stdout(out), redirect_stderr(err):
+    stdin = io.StringIO(input or "")
+    with (
+        mock.patch.dict(os.environ, {"COLUMNS": "200", **(env or {})}),
+        mock.patch("sys.stdin", stdin),
+        redirect_stdout(out),
+        redirect_stderr(err),
+    ):
         code = run([str(a) for a in args])
     return Result(code, out.getvalue(), err.getvalue())
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from PIL import Image
 from pypdf import PdfReader
 
@@ -59,6 +60,9 @@ def test_a_bundle_verifies_and_holds_what_it_says(made):
         props = event["properties"]
         assert 0 < props["area_uncertainty_m2"] < props["inside_m2"]
         assert f"± {props['area_uncertainty_m2']:,.0f} m²" in props["area_text"]
+    with rasterio.open(bundle / "data/score-run-1.tif") as score:
+        assert score.descriptions == ("change_magnitude", "change_mask") and score.crs.is_projected
+        assert np.nanmax(score.read(2)) == 1  # the changed pixels are in the map
     chips = sorted((bundle / "data/chips/E0001").glob("*.tif"))
     assert len(chips) == 8  # every look of the run
     scenes = sorted((bundle / "data/scenes").glob("*.json"))

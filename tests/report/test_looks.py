@@ -17,7 +17,7 @@ def test_every_look_is_a_cog_with_one_stretch_and_a_checksum(tmp_path):
     cube, _ = _cube_and_change(mask)
     cube.data.values[0, :, :10, :10] = np.nan  # no data in the first look's corner
     folder = run_looks_dir(tmp_path, "site-1", 7)
-    entries = write_looks(cube, folder)
+    entries = write_looks(cube, folder, score=np.where(mask, 6.0, 0.5).ravel(), mask=mask)
     assert folder == (tmp_path / "site-1" / "run-7").resolve()
     manifest = read_manifest(folder)
     assert [e["datetime"][:10] for e in manifest["looks"]] == ["2020-01-05", "2021-02-10"]
@@ -38,6 +38,9 @@ def test_every_look_is_a_cog_with_one_stretch_and_a_checksum(tmp_path):
     assert red_after[quarter] == red_before[quarter] > 0  # unchanged ground looks the same in both
     assert (red_before == 0).sum() > (red_after == 0).sum()  # the first look's no-data corner stays no data
     assert not list(folder.glob(".staging-*"))
+    with rasterio.open(folder / manifest["score"]["file"]) as score:  # the score map on the run's own grid
+        assert score.crs.to_epsg() == 32636 and score.read(2).sum() == mask.sum()
+    assert sha256_file(folder / "score.tif") == manifest["score"]["sha256"]
 
 
 def test_a_run_without_looks_has_no_manifest(tmp_path):

@@ -18,7 +18,7 @@ from sitewatch.store.accounts import (
     start_session,
 )
 from sitewatch.store.models import AuditEntry, User, WebSession
-from tests.cli.run import sitewatch_process
+from tests.cli.run import sitewatch
 
 PASSWORD = "correct horse battery"
 
@@ -70,14 +70,14 @@ def test_bad_accounts_are_refused(tmp_path, name, role, password, needle):
 
 def test_users_command(tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    added = sitewatch_process("users", "--db", db, "add", "ana", "--role", "admin", "--password-stdin", input=PASSWORD)
+    added = sitewatch("users", "--db", db, "add", "ana", "--role", "admin", "--password-stdin", input=PASSWORD)
     assert added.returncode == 0, added.stderr
-    again = sitewatch_process("users", "--db", db, "add", "ana", "--password-stdin", input=PASSWORD)
+    again = sitewatch("users", "--db", db, "add", "ana", "--password-stdin", input=PASSWORD)
     assert again.returncode == 2 and "exists already" in again.stderr and "Traceback" not in again.stderr
-    short = sitewatch_process("users", "--db", db, "passwd", "ana", "--password-stdin", input="short\n")
+    short = sitewatch("users", "--db", db, "passwd", "ana", "--password-stdin", input="short\n")
     assert short.returncode == 2 and "too short" in short.stderr
-    listed = sitewatch_process("users", "--db", db, "list")
+    listed = sitewatch("users", "--db", db, "list")
     assert "ana" in listed.stdout and "admin" in listed.stdout
-    unknown = sitewatch_process("users", "--db", db, "remove", "bob")
+    unknown = sitewatch("users", "--db", db, "remove", "bob")
     assert unknown.returncode == 2 and "no user 'bob'" in unknown.stderr
-    assert sitewatch_process("users", "--db", db, "remove", "ana").returncode == 0
+    assert sitewatch("users", "--db", db, "remove", "ana").returncode == 0

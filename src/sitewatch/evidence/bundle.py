@@ -9,6 +9,7 @@
       data/events.geojson|kml|gpkg            the change polygons, area with its uncertainty
       data/site.geojson                       the site polygon
       data/chips/E0017/look-000.tif ...       the event in every look, as COGs
+      data/score-run-N.tif                    the run's change magnitude and mask on its grid (COG)
       data/scenes/*.json                      a STAC Item per scene used, with the SHA-256 of what was read
       data/provenance.json                    runs, parameters, software, looks, and how to reproduce
       data/brief.pdf                          the brief (sitewatch.evidence.brief)
@@ -153,6 +154,9 @@ def _payload(finding: Finding, folder: Path, brief: Any | None) -> None:
                 shapely.geometry.shape(event["geometry"]),
                 folder / "chips" / event["label"] / look["file"],
             )
+    for run_id, manifest in sorted(finding.looks.items()):
+        if manifest.get("score"):
+            shutil.copyfile(Path(manifest["folder"]) / manifest["score"]["file"], folder / f"score-run-{run_id}.tif")
     (folder / "scenes").mkdir()
     for index, scene in enumerate(finding.scenes):
         (folder / "scenes" / f"scene-{index:03d}.json").write_bytes(_json(scene_item(scene)))

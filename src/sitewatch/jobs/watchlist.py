@@ -138,7 +138,8 @@ def run_site(
         write_monitor_outputs(result, target, reporter=reporter)
     if looks_dir is not None and not stored.duplicate:
         with timed_stage("Keeping the looks for the workbench", reporter, {}):
-            write_looks(result.cube, run_looks_dir(looks_dir, record.id, stored.run.id))
+            folder = run_looks_dir(looks_dir, record.id, stored.run.id)
+            write_looks(result.cube, folder, score=result.breaks.magnitude, mask=result.mask)
     status = "duplicate" if stored.duplicate else "stored"
     return SiteOutcome(
         record.id, status, first, last, stored.run.id, len(result.cube), len(stored.new), len(stored.linked)

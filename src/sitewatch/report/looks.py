@@ -27,6 +27,7 @@ from sitewatch.base.safety import inside
 from sitewatch.imagery.cube import SceneCube
 
 MANIFEST = "looks.json"
+SCORE = "score.tif"
 MERCATOR = "EPSG:3857"
 WGS84 = "EPSG:4326"
 #: Pixels sampled per band to set the shared stretch (enough for stable 2nd/98th percentiles).
@@ -97,8 +98,36 @@ def _mercator_grid(cube: SceneCube) -> tuple[Affine, int, int]:
     return transform, width, height
 
 
-def write_looks(cube: SceneCube, folder: Path) -> list[dict[str, Any]]:
-    """Write every look of `cube` into `folder` with its manifest; the manifest's entries."""
+def _write_score(cube: SceneCube, score: np.ndarray, mask: np.ndarray, path: Path) -> None:
+    """The run's change score and mask as a two-band float32 COG on the run's own grid (NaN: no data)."""
+    gb = cube.geobox
+    profile = {
+        "driver": "COG",
+        "width": gb.shape.x,
+        "height": gb.shape.y,
+        "count": 2,
+        "dtype": "float32",
+        "crs": gb.crs.to_wkt(),
+        "transform": gb.affine,
+        "nodata": float("nan"),
+        "compress": "deflate",
+    }
+    values = np.asarray(score, dtype="float32").reshape(gb.shape.y, gb.shape.x)
+    changed = np.where(np.isfinite(values), np.asarray(mask, dtype="float32"), np.nan)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.stack([values, changed]))
+        dst.set_band_description(1, "change_magnitude")
+        dst.set_band_description(2, "change_mask")
+
+
+def write_looks(
+    cube: SceneCube, folder: Path, score: np.ndarray | None = None, mask: np.ndarray | None = None
+) -> list[dict[str, Any]]:
+    """Write every look of `cube` into `folder` with its manifest; the manifest's entries.
+
+    With `score` and `mask` (the run's per-pixel change magnitude and cleaned mask), also
+    the score map `score.tif` on the run's grid, for evidence bundles.
+    """
     gb = cube.geobox
     indices = _rgb_indices(cube.bands)
     limits = shared_stretch(cube, indices)
@@ -146,12 +175,20 @@ def write_looks(cube: SceneCube, folder: Path) -> list[dict[str, Any]]:
                     "sha256": sha256_file(staging / name),
                 }
             )
+        if score is not None and mask is not None:
+            _write_score(cube, score, mask, staging / SCORE)
         manifest = {
             "crs": MERCATOR,
             "grid_crs": gb.crs.to_wkt(),
             "bands": [cube.bands[i] for i in indices],
             "looks": entries,
         }
+        if score is not None and mask is not None:
+            manifest["score"] = {
+                "file": SCORE,
+                "bands": ["change_magnitude", "change_mask"],
+                "sha256": sha256_file(staging / SCORE),
+            }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return entries
 
