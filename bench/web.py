@@ -23,6 +23,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import morecantile
 import numpy as np
 from fastapi.testclient import TestClient
 from shapely.geometry import box
@@ -129,8 +130,7 @@ def tile_paths(client: TestClient, site_id: str, n: int) -> list[str]:
     for _ in range(n):
         z = rng.choice([13, 14, 15, 16])
         lon, lat = rng.uniform(west, east), rng.uniform(south, north)
-        x = int((lon + 180) / 360 * 2**z)
-        y = int((1 - np.log(np.tan(np.radians(lat)) + 1 / np.cos(np.radians(lat))) / np.pi) / 2 * 2**z)
+        x, y, _ = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, z)
         paths.append(f"/tiles/{site_id}/1/{rng.randrange(8)}/{z}/{x}/{y}.png")
     return paths
 

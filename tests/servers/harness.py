@@ -107,36 +107,23 @@ def wait_until_up(process: subprocess.Popen, probe: str, log: Path, name: str, t
 
 
 @dataclass
-class Uvicorn:
+class ServerProcess:
+    """A server started as its own process on 127.0.0.1, its output in `log`."""
+
     url: str
     process: subprocess.Popen
     log: Path
 
     @classmethod
-    def start(cls, app: str, env: dict[str, str], log: Path, factory: bool = False) -> Uvicorn:
-        port = free_port()
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
+    def launch(cls, cmd: list[str], port: int, probe: str, log: Path, name: str, env: dict[str, str] | None = None):
+        """Start `cmd` (listening on `port`) and wait until `probe` (a path) answers."""
         with open(log, "wb") as out:
-            process = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                cmd, cwd=REPO, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
+            )
         url = f"http://127.0.0.1:{port}"
-        wait_until_up(process, f"{url}/_faults", log, app)
+        wait_until_up(process, f"{url}{probe}", log, name)
         return cls(url, process, log)
-
-    def faults(self, fail: int = 0, status: int = 500, delay: float = 0.0) -> dict:
-        return requests.get(
-            f"{self.url}/_faults", params={"fail": fail, "status": status, "delay": delay}, timeout=5
-        ).json()
 
     def stop(self) -> None:
         self.process.terminate()
@@ -144,6 +131,19 @@ class Uvicorn:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+class Uvicorn(ServerProcess):
+    @classmethod
+    def start(cls, app: str, env: dict[str, str], log: Path, factory: bool = False) -> Uvicorn:
+        port = free_port()
+        cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+        return cls.launch([*cmd, "--log-level", "warning"], port, "/_faults", log, app, env)
+
+    def faults(self, fail: int = 0, status: int = 500, delay: float = 0.0) -> dict:
+        return requests.get(
+            f"{self.url}/_faults", params={"fail": fail, "status": status, "delay": delay}, timeout=5
+        ).json()
 
 
 @dataclass

@@ -7,10 +7,7 @@ is hostile markup, and make one analyst and one viewer.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,9 +15,9 @@ import pytest
 from sitewatch.store import open_store
 from sitewatch.store.accounts import add_user
 from tests.cli.run import sitewatch
-from tests.conftest import REPO, box_polygon, new_store_url, write_geojson
+from tests.conftest import box_polygon, new_store_url, write_geojson
 from tests.jobs.test_series import scene_folder  # noqa: F401  (fixture: dated GeoTIFFs of Paris)
-from tests.servers.harness import free_port, wait_until_up
+from tests.servers.harness import ServerProcess, free_port
 
 PERIOD = ("--from", "2016-10-01", "--to", "2017-12-31")
 SITE = "paris-1"
@@ -54,29 +51,12 @@ def filled_store(request, scene_folder, tmp_path_factory):  # noqa: F811
     return url, work / "looks"
 
 
-@dataclass
-class Workbench:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
+class Workbench(ServerProcess):
     @classmethod
     def start(cls, store_url: str, looks: Path, log: Path) -> Workbench:
         port = free_port()
         cmd = [sys.executable, "-m", "sitewatch", "serve", "--db", store_url, "--port", str(port)]
-        cmd += ["--looks", str(looks)]
-        with open(log, "wb") as out:
-            process = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(process, f"{url}/healthz", log, "sitewatch serve")
-        return cls(url, process, log)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        return cls.launch([*cmd, "--looks", str(looks)], port, "/healthz", log, "sitewatch serve")
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import io
 import json
 import re
 
+import morecantile
 import numpy as np
 import pyogrio
 import pytest
@@ -23,6 +24,8 @@ from sitewatch.web.settings import MAX_BODY_BYTES, Settings
 from tests.cli.run import sitewatch
 from tests.jobs.test_series import scene_folder  # noqa: F401  (fixture: dated GeoTIFFs of Paris)
 from tests.web.conftest import PASSWORD, SITE, fill_store
+
+WEB_MERCATOR = morecantile.tms.get("WebMercatorQuad")  # the tile grid MapLibre asks in
 
 
 @pytest.fixture(scope="module")
@@ -202,10 +205,7 @@ def test_exports(app):
 def test_tiles_and_chips_show_the_looks(app):
     client, _ = signed_in(app)
     site = client.get(f"/api/sites/{SITE}/events").json()["features"][0]["geometry"]["coordinates"][0][0]
-    lon, lat = site
-    z = 14
-    x = int((lon + 180) / 360 * 2**z)
-    y = int((1 - np.log(np.tan(np.radians(lat)) + 1 / np.cos(np.radians(lat))) / np.pi) / 2 * 2**z)
+    x, y, z = WEB_MERCATOR.tile(*site, 14)
     tile = client.get(f"/tiles/{SITE}/1/0/{z}/{x}/{y}.png")
     image = np.asarray(Image.open(io.BytesIO(tile.content)))
     assert tile.status_code == 200 and image.shape[:2] == (256, 256)

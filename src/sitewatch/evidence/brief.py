@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from sitewatch import __version__
 from sitewatch.evidence.collect import Finding
+from sitewatch.report.looks import look_index
 from sitewatch.report.pictures import event_picture, site_picture
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -27,19 +28,14 @@ def _uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def _look_index(looks: list[dict[str, Any]], day: str, default: int) -> int:
-    matches = [i for i, look in enumerate(looks) if day and (look.get("datetime") or "")[:10] == day]
-    return matches[-1] if matches else default
-
-
 def _event_page(event: dict[str, Any], manifest: dict[str, Any] | None, payload: Path) -> dict[str, Any]:
     outline = shapely.geometry.shape(event["geometry"])
     centre = outline.centroid
     page = {**event, "lat": round(centre.y, 6), "lon": round(centre.x, 6), "pictures": []}
     if manifest:
         looks = manifest["looks"]
-        before = _look_index(looks, event["before_date"], 0)
-        after = _look_index(looks, event["after_date"], len(looks) - 1)
+        before = look_index(looks, event["before_date"], 0)
+        after = look_index(looks, event["after_date"], len(looks) - 1)
         for role, index in (("before", before), ("after", after)):
             look = looks[index]
             chip = payload / "chips" / event["label"] / look["file"]

@@ -16,9 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import rasterio
-
 from sitewatch import __version__
 from sitewatch.base.atomic import staged_folder
 from sitewatch.base.bands import COMMON_NAMES
@@ -28,6 +25,7 @@ from sitewatch.detect import ChangeResult, DetectorConfig, detect
 from sitewatch.events import Event, extract_events, write_events
 from sitewatch.imagery import SceneCube, load_pair, open_image
 from sitewatch.report import render_report
+from sitewatch.report.score_map import write_score_map
 from sitewatch.sites import Site
 
 OUTPUT_FILES = {
@@ -145,32 +143,15 @@ def run_two_date(
 
 def write_change_map(run: TwoDateRun, path: Path) -> None:
     """Score and mask as a two-band float32 COG on the site grid (NaN = no data)."""
-    gb = run.cube.geobox
-    score = np.asarray(run.result.score.values, dtype="float32")
-    mask = np.where(np.isfinite(score), run.result.mask.values.astype("float32"), np.nan)
-    profile = {
-        "driver": "COG",
-        "width": gb.shape.x,
-        "height": gb.shape.y,
-        "count": 2,
-        "dtype": "float32",
-        "crs": gb.crs.to_wkt(),
-        "transform": gb.affine,
-        "nodata": np.nan,
-        "compress": "deflate",
+    tags = {
+        "sitewatch_version": __version__,
+        "method": run.result.method,
+        "threshold": str(run.result.threshold),
+        "parameters": json.dumps(run.result.config.as_dict()),
+        "before": str(run.cube.files[0].path),
+        "after": str(run.cube.files[1].path),
     }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(np.stack([score, mask]))
-        dst.set_band_description(1, "change_score")
-        dst.set_band_description(2, "change_mask")
-        dst.update_tags(
-            sitewatch_version=__version__,
-            method=run.result.method,
-            threshold=str(run.result.threshold),
-            parameters=json.dumps(run.result.config.as_dict()),
-            before=str(run.cube.files[0].path),
-            after=str(run.cube.files[1].path),
-        )
+    write_score_map(path, run.cube.geobox, run.result.score.values, run.result.mask.values, tags=tags)
 
 
 def write_outputs(

@@ -25,6 +25,7 @@ from sitewatch.base.atomic import staged_folder
 from sitewatch.base.keys import sha256_file
 from sitewatch.base.safety import inside
 from sitewatch.imagery.cube import SceneCube
+from sitewatch.report.score_map import write_score_map
 
 MANIFEST = "looks.json"
 SCORE = "score.tif"
@@ -98,28 +99,6 @@ def _mercator_grid(cube: SceneCube) -> tuple[Affine, int, int]:
     return transform, width, height
 
 
-def _write_score(cube: SceneCube, score: np.ndarray, mask: np.ndarray, path: Path) -> None:
-    """The run's change score and mask as a two-band float32 COG on the run's own grid (NaN: no data)."""
-    gb = cube.geobox
-    profile = {
-        "driver": "COG",
-        "width": gb.shape.x,
-        "height": gb.shape.y,
-        "count": 2,
-        "dtype": "float32",
-        "crs": gb.crs.to_wkt(),
-        "transform": gb.affine,
-        "nodata": float("nan"),
-        "compress": "deflate",
-    }
-    values = np.asarray(score, dtype="float32").reshape(gb.shape.y, gb.shape.x)
-    changed = np.where(np.isfinite(values), np.asarray(mask, dtype="float32"), np.nan)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(np.stack([values, changed]))
-        dst.set_band_description(1, "change_magnitude")
-        dst.set_band_description(2, "change_mask")
-
-
 def write_looks(
     cube: SceneCube, folder: Path, score: np.ndarray | None = None, mask: np.ndarray | None = None
 ) -> list[dict[str, Any]]:
@@ -176,7 +155,7 @@ def write_looks(
                 }
             )
         if score is not None and mask is not None:
-            _write_score(cube, score, mask, staging / SCORE)
+            write_score_map(staging / SCORE, cube.geobox, score, mask, score_name="change_magnitude")
         manifest = {
             "crs": MERCATOR,
             "grid_crs": gb.crs.to_wkt(),
@@ -199,6 +178,12 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def look_index(looks: list[dict[str, Any]], day: str | None, default: int) -> int:
+    """The last look taken on `day` (YYYY-MM-DD...), else `default`: an event's before or after look."""
+    matches = [i for i, look in enumerate(looks) if day and (look.get("datetime") or "")[:10] == day[:10]]
+    return matches[-1] if matches else default
 
 
 def latest_looks(root: Path, site_id: str, run_ids: list[int]) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sitewatch.base.errors import InputError
 from sitewatch.base.vocab import DismissReason, Kind, ReviewStatus, Role, values
 from sitewatch.report.event_files import FORMATS, geojson_bytes, table_bytes
-from sitewatch.report.looks import latest_looks
+from sitewatch.report.looks import latest_looks, look_index
 from sitewatch.report.site import render_site_report
 from sitewatch.store.accounts import authenticate, end_session, start_session
 from sitewatch.store.models import Event
@@ -183,8 +183,8 @@ def _basemap(request: Request) -> str | None:
 def site_page(request: Request, site_id: str, viewer: SignedIn) -> Response:
     with store_session(request) as session:
         record = site_or_404(session, site_id)
-        events = [event_view(e, s) for e, s in filtered_events(session, EventFilter(site_id=site_id))]
         features = [event_feature(e, s) for e, s in filtered_events(session, EventFilter(site_id=site_id))]
+        events = [f["properties"] for f in features]
         runs = list_runs(session, site_id)
         scenes = site_scenes(session, site_id)
         alerts = site_alerts(session, site_id)
@@ -270,11 +270,6 @@ def site_report(request: Request, site_id: str, viewer: SignedIn) -> Response:
     return Response(html, media_type="text/html", headers=headers)
 
 
-def _look_index(looks: list[dict[str, Any]], day: str | None, default: int) -> int:
-    matches = [i for i, look in enumerate(looks) if day and (look.get("datetime") or "")[:10] == day[:10]]
-    return matches[-1] if matches else default
-
-
 def _event_context(request: Request, session: Session, event: Event, wanted: EventFilter, queue: bool) -> dict:
     status = event_status(session, event.id)
     view = event_view(event, status)
@@ -286,8 +281,8 @@ def _event_context(request: Request, session: Session, event: Event, wanted: Eve
         looks = manifest["looks"]
     except LooksNotKept:
         looks = []
-    before = _look_index(looks, view["before_date"], 0)
-    after = _look_index(looks, view["after_date"], max(len(looks) - 1, 0))
+    before = look_index(looks, view["before_date"], 0)
+    after = look_index(looks, view["after_date"], max(len(looks) - 1, 0))
     previous, following = queue_neighbours(session, event.id, wanted) if queue else (None, None)
     return {
         "event": view,
