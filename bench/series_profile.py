@@ -5,11 +5,14 @@ exported scenes often are) of a 541 x 540 px (29 km²) window of the real OSCD B
 half the looks of each real date, each with its own gain and noise. Then, each in a fresh
 process so that peak memory is its own:
 
-- the reference: one plain windowed `rasterio` read of every file, all bands;
-- `monitor` cold (empty cube cache) and warm (cube cached), with the job's own stage timings.
+- the reference: one plain windowed `rasterio` read of every file, all bands, one thread
+  (and, for context, the same read on every core);
+- `monitor` cold (empty cube cache) and warm (cube cached), with the job's own stage
+  timings, the peak RSS at the end of each stage, and the report rendered;
+- with `--all-stages`, a cold run with radiometric normalisation and monthly composites.
 
-Prints a table of seconds per stage, the ratios to the reference read, and peak RSS against
-the size of the cube (looks x 13 bands x pixels x 4 bytes).
+Prints a table of seconds and peak memory per stage, the ratios to the reference read, and
+peak RSS against the size of the cube (looks x 13 bands x pixels x 4 bytes).
 
     python bench/series_profile.py --looks 100
     python bench/series_profile.py --looks 25 50 100 200     # memory growth with looks
@@ -92,28 +95,66 @@ def _window_polygon(gb):
     return reproject_geometry(inner, gb.crs, WGS84)
 
 
+def peak_rss() -> int:
+    """This process's peak resident memory, bytes (VmHWM: unlike ru_maxrss, it does not start
+    from the parent's peak, which a child inherits across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class StageMemory:
+    """A stage reporter that notes the process's peak RSS when each stage ends."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, int] = {}
+        self._running: list[str] = []
+
+    def __call__(self, name: str | None) -> None:
+        if name is not None:
+            self._running.append(name)
+        elif self._running:
+            self.peaks[self._running.pop()] = peak_rss()
+
+
 def worker(mode: str, folder: Path, site_file: Path, cache: Path) -> dict:
-    """One measurement in this process: 'read' or 'cold' / 'warm' monitor runs."""
+    """One measurement in this process: 'read', 'read-threads', or 'cold' / 'warm' / 'all' monitor runs."""
     started = time.perf_counter()
     out: dict = {}
-    if mode == "read":
+    if mode.startswith("read"):
+        from concurrent.futures import ThreadPoolExecutor
+
         import rasterio
 
-        for path in sorted(folder.glob("*.tif")):
+        def read(path: Path) -> None:
             with rasterio.open(path) as src:
                 src.read()
+
+        from sitewatch.base.cores import usable_cores
+
+        with ThreadPoolExecutor(max_workers=usable_cores() if mode == "read-threads" else 1) as pool:
+            list(pool.map(read, sorted(folder.glob("*.tif"))))
     else:
-        from sitewatch.jobs.series import MonitorConfig, run_monitor
+        from sitewatch.base.vocab import Composite
+        from sitewatch.jobs.series import MonitorConfig, run_monitor, write_monitor_outputs
         from sitewatch.sites import read_sites
 
         site = read_sites(site_file).get(None)
         files = sorted(folder.glob("*.tif"))
         config = MonitorConfig(start="2000-01-01", end="2100-01-01", sources=[str(folder)])
-        run = run_monitor(site, config, cache_dir=cache)
-        out = {"stages": run.timings_s, "scenes": len(run.cube), "events": len(run.events), "files": len(files)}
-        out["cube_bytes"] = int(run.cube.data.size * 4)
+        if mode == "all":
+            config.normalise, config.composite = True, Composite.month
+        memory = StageMemory()
+        run = run_monitor(site, config, reporter=memory, cache_dir=None if mode == "all" else cache)
+        write_monitor_outputs(run, folder.parent / f"out-{mode}", reporter=memory)
+        stages = dict(run.timings_s)
+        if "write_s" in run.cache:
+            stages["Caching the cleaned cube (Zarr, background thread)"] = run.cache["write_s"]
+        out = {"stages": stages, "peaks": memory.peaks, "scenes": len(run.cube), "events": len(run.events)}
+        out.update(files=len(files), cube_bytes=int(run.cube.data.size * 4))
     out["seconds"] = time.perf_counter() - started
-    out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["peak_rss_bytes"] = peak_rss()
     return out
 
 
@@ -123,10 +164,42 @@ def run_worker(mode: str, folder: Path, site_file: Path, cache: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def print_table(looks: int, runs: dict[str, dict]) -> None:
+    cold, warm, read = runs["cold"], runs["warm"], runs["read"]
+    cube = cold["cube_bytes"]
+    gib = 2**30
+    print(
+        f"\n{looks} looks ({cold['files']} files, {cold['scenes']} kept), cube {cube / gib:.2f} GiB, "
+        f"{cold['events']} events"
+    )
+    columns = [name for name in ("cold", "warm", "all") if name in runs]
+    header = "".join(f"{name + ' s':>9s}{name + ' GiB':>10s}" for name in columns)
+    print(f"{'stage (peak RSS at its end)':58s}{header}")
+    stages = dict.fromkeys(stage for name in columns for stage in runs[name]["stages"])
+    for stage in stages:
+        cells = ""
+        for name in columns:
+            seconds = runs[name]["stages"].get(stage)
+            peak = runs[name]["peaks"].get(stage)
+            cells += f"{seconds:9.2f}" if seconds is not None else f"{'':9s}"
+            cells += f"{peak / gib:10.2f}" if peak is not None else f"{'':10s}"
+        print(f"{stage[:58]:58s}{cells}")
+    print(f"{'plain windowed read of every file, one thread (reference)':58s}{read['seconds']:9.2f}")
+    print(f"{'the same read on every core':58s}{runs['read-threads']['seconds']:9.2f}")
+    whole = "".join(f"{runs[name]['seconds']:9.2f}{runs[name]['peak_rss_bytes'] / gib:10.2f}" for name in columns)
+    print(f"{'whole job and report (process, imports included)':58s}{whole}")
+    print(
+        f"cold / read {cold['seconds'] / read['seconds']:.2f}x (target 1.5x); warm {warm['seconds']:.1f} s "
+        f"(target 3 s); peak RSS cold {cold['peak_rss_bytes'] / cube:.2f}x the cube, warm "
+        f"{warm['peak_rss_bytes'] / cube:.2f}x (target 2x); read alone {read['peak_rss_bytes'] / gib:.2f} GiB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--looks", type=int, nargs="+", default=[100])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/oscd"))
+    parser.add_argument("--all-stages", action="store_true", help="also a cold run with --normalise and composites")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -138,24 +211,9 @@ def main() -> None:
             root = Path(tmp)
             site_file = build(root / "scenes", looks, args.data)
             cache = root / "cache"
-            read = run_worker("read", root / "scenes", site_file, cache)
-            cold = run_worker("cold", root / "scenes", site_file, cache)
-            warm = run_worker("warm", root / "scenes", site_file, cache)
-        cube = cold["cube_bytes"]
-        print(
-            f"\n{looks} looks ({cold['files']} files, {cold['scenes']} kept), cube {cube / 2**30:.2f} GiB, "
-            f"{cold['events']} events"
-        )
-        print(f"{'stage':58s} {'cold s':>8s} {'warm s':>8s}")
-        for stage in dict.fromkeys([*cold["stages"], *warm["stages"]]):
-            print(f"{stage[:58]:58s} {cold['stages'].get(stage, 0):8.2f} {warm['stages'].get(stage, 0):8.2f}")
-        print(f"{'plain windowed read of every file (reference)':58s} {read['seconds']:8.2f}")
-        print(f"{'whole job (process, imports included)':58s} {cold['seconds']:8.2f} {warm['seconds']:8.2f}")
-        print(
-            f"cold / read {cold['seconds'] / read['seconds']:.2f}x (target 1.5x), warm {warm['seconds']:.1f} s "
-            f"(target 3 s); peak RSS cold {cold['peak_rss_bytes'] / cube:.2f}x the cube, warm "
-            f"{warm['peak_rss_bytes'] / cube:.2f}x (target 2x); read alone {read['peak_rss_bytes'] / 2**30:.2f} GiB"
-        )
+            modes = ["read", "read-threads", "cold", "warm"] + (["all"] if args.all_stages else [])
+            runs = {mode: run_worker(mode, root / "scenes", site_file, cache) for mode in modes}
+        print_table(looks, runs)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import pytest
 from sitewatch.base.stats import chi2_sf
 from sitewatch.bench import oscd_scenes
 from sitewatch.bench.series import dating_counts
+from sitewatch.detect import timeseries
 from sitewatch.detect.timeseries import BreakConfig, detect_breaks, per_pixel_reference
 
 
@@ -35,6 +36,35 @@ def test_vectorised_split_equals_the_per_pixel_reference():
     np.testing.assert_array_equal(result.last_before, ks)
     finite = np.isfinite(stats)
     assert finite.sum() > 250
+
+
+def test_chunks_threads_and_picked_bands_give_the_same_breaks(monkeypatch):
+    """Dating in small chunks on two threads, picking bands by index, equals dating a copy of those bands."""
+    series, _, _ = _synthetic(n=2000, t=24, b=5, seed=3)
+    series[9, :, ::7] += 30  # unmasked clouds for the spike filter
+    whole = detect_breaks(np.ascontiguousarray(series[:, [0, 2, 4]]), threads=1)
+    monkeypatch.setattr(timeseries, "CHUNK_ELEMENTS", 24 * 3 * 300)  # 7 chunks, the last one short
+    picked = detect_breaks(series, bands=[0, 2, 4], threads=2)
+    for name, expected in whole.__dict__.items():
+        np.testing.assert_array_equal(getattr(picked, name), expected, err_msg=name)
+
+
+def test_spike_filter_matches_its_plain_definition():
+    """A valid look is a spike when sqrt(mean_b max(0, (y - prev)(y - next))) >= sigma, neighbours being valid looks."""
+    series, _, _ = _synthetic(n=400, t=18, b=3, seed=5)
+    series[6, :, ::3] += 8
+    valid = np.isfinite(series).all(axis=1)
+    shape = series.shape
+    spikes = timeseries._spikes(series.copy(), valid, 5.0, np.empty(shape, "float32"), np.empty(shape, "float32"))
+    expected = np.zeros_like(valid)
+    for p in range(shape[2]):
+        looks = np.flatnonzero(valid[:, p])
+        for before, look, after in zip(looks[:-2], looks[1:-1], looks[2:], strict=True):
+            y = series[:, :, p]
+            product = (y[look] - y[before]) * (y[look] - y[after])
+            expected[look, p] = np.sqrt(np.maximum(product, 0).mean()) >= 5.0
+    assert expected.sum() > 50
+    np.testing.assert_array_equal(spikes, expected)
 
 
 def test_steps_are_found_and_dated_and_stable_pixels_are_not():

@@ -143,3 +143,63 @@ def test_bands_of_one_file_read_together_equal_each_band_read_alone(tmp_path):
     alone = np.stack([read_band(band, geobox) for band in source.bands])
     np.testing.assert_array_equal(together, alone)
     assert np.isfinite(together).mean() > 0.5
+
+
+@pytest.mark.parametrize(
+    ("dtype", "mask"),
+    [("uint16", "nodata"), ("float32", "nodata-nan"), ("float64", "nodata"), ("int16", "mask-band")],
+)
+def test_a_grid_on_the_files_own_pixels_is_read_without_warping(tmp_path, monkeypatch, dtype, mask):
+    """The file's own grid, shifted by whole pixels and hanging off its edge, is read straight
+    (no warp), and gives the warp's values and no-data bit for bit, however no data is marked."""
+    from rasterio.transform import from_origin
+
+    from sitewatch.imagery import local
+
+    rng = np.random.default_rng(1)
+    transform = from_origin(450000, 5410000, 10, 10)
+    profile = {"driver": "GTiff", "width": 90, "height": 80, "count": 3, "dtype": dtype, "crs": "EPSG:32631"}
+    profile.update(transform=transform, tiled=True, blockxsize=32, blockysize=32, interleave="pixel")
+    values = rng.integers(1, 3000, (3, 80, 90)).astype(dtype)
+    if mask == "nodata":
+        profile["nodata"] = 0
+        values[:, 5:15, 5:25] = 0
+    elif mask == "nodata-nan":
+        profile["nodata"] = float("nan")
+        values[1, 30:40, :] = np.nan
+    with rasterio.open(tmp_path / "scene.tif", "w", **profile) as dst:
+        dst.write(values)
+        if mask == "mask-band":
+            valid = np.full((80, 90), 255, dtype="uint8")
+            valid[50:, 60:] = 0
+            dst.write_mask(valid)
+    source = open_image(tmp_path / "scene.tif", band_names=["blue", "green", "red"], time="2020-01-01")
+    geobox = GeoBox((70, 60), transform @ transform.translation(40, -6), "EPSG:32631")  # 6 rows above the file
+
+    def no_warp(*args, **kwargs):
+        raise AssertionError("the file's own grid was warped")
+
+    monkeypatch.setattr(local, "reproject", no_warp)
+    pasted = local.read_bands(source.bands, geobox)
+    monkeypatch.undo()
+    monkeypatch.setattr(local, "_paste", lambda *args: False)
+    warped = local.read_bands(source.bands, geobox)
+    np.testing.assert_array_equal(pasted, warped)
+    assert np.isnan(pasted[:, :6]).all() and np.isfinite(pasted[0, 10:20, 30:40]).all()
+    assert np.isnan(pasted).any(axis=(1, 2)).all()  # every band shows its no data
+
+
+def test_a_grid_half_a_pixel_off_is_warped(tmp_path, monkeypatch):
+    from rasterio.transform import from_origin
+
+    from sitewatch.imagery import local
+
+    transform = from_origin(450000, 5410000, 10, 10)
+    profile = {"driver": "GTiff", "width": 40, "height": 40, "count": 1, "dtype": "uint16", "crs": "EPSG:32631"}
+    with rasterio.open(tmp_path / "scene.tif", "w", transform=transform, **profile) as dst:
+        dst.write(np.arange(1600, dtype="uint16").reshape(1, 40, 40) + 1)
+    source = open_image(tmp_path / "scene.tif", band_names=["red"], time="2020-01-01")
+    calls = []
+    monkeypatch.setattr(local, "reproject", lambda *args, **kwargs: calls.append(1))
+    local.read_bands(source.bands, GeoBox((20, 20), transform @ transform.translation(5.5, 5), "EPSG:32631"))
+    assert calls == [1]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
+from sitewatch.base.errors import InputError
 from sitewatch.base.stats import chi2_sf
 
 #: Called after each IR-MAD iteration with (iteration, max_iter, change in correlations).
@@ -92,9 +93,21 @@ def irmad(
     iteration = 0
     for iteration in range(1, max_iter + 1):
         total = weights.sum()
-        mean = (weights @ sample) / total
-        cov = ((sample * weights[:, None]).T @ sample) / total - np.outer(mean, mean)
-        rho, a, b = _canonical_pairs(cov, n_bands)
+        weighted_mean = (weights @ sample) / total
+        cov = ((sample * weights[:, None]).T @ sample) / total - np.outer(weighted_mean, weighted_mean)
+        try:
+            rho, a, b = _canonical_pairs(cov, n_bands)
+        except linalg.LinAlgError:
+            # Near-identical dates: the weights gather on a few pixels and the covariance
+            # degenerates. Keep the last transformation that could be computed.
+            if previous is None:
+                raise InputError(
+                    "IR-MAD cannot fit these two images: their bands do not vary independently (identical "
+                    "images or a constant band); use --method cva"
+                ) from None
+            iteration -= 1
+            break
+        mean = weighted_mean
         projection = np.vstack([a, -b])  # MAD = U - V = [x, y] @ [a; -b]
         scale = 1.0 / np.sqrt(np.maximum(2.0 * (1.0 - rho), 1e-12))
         mad = (sample - mean) @ projection * scale

@@ -16,7 +16,7 @@ from rasterio.features import shapes
 from scipy import ndimage
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-from sitewatch.base.geo import WGS84, reproject_geometry, transformer, utm_crs_for
+from sitewatch.base.geo import WGS84, transformer, utm_crs_for
 from sitewatch.events.kind import classify, spectral_evidence
 from sitewatch.imagery.cube import SceneCube
 
@@ -153,13 +153,15 @@ def extract_events(
         sources: dict[str, Any] = {"before": str(cube.files[0].path), "after": str(cube.files[-1].path)}
     else:
         sources = {"scenes": [s.id for s in cube.scenes]}
+    to_wgs84 = None if grid_crs.geographic else transformer(grid_crs, WGS84)  # built once, not per event
+    to_metric = None if area_crs is grid_crs else transformer(grid_crs, area_crs)
     events = []
     for i, label in enumerate(index):
         if in_site[i] == 0:
             continue  # change only in the margin around the site
         polygon = polygons[int(label)]
-        wgs84 = polygon if grid_crs.geographic else reproject_geometry(polygon, grid_crs, WGS84)
-        metric = polygon if area_crs is grid_crs else reproject_geometry(polygon, grid_crs, area_crs)
+        wgs84 = polygon if to_wgs84 is None else shapely.transform(polygon, to_wgs84, interleaved=False)
+        metric = polygon if to_metric is None else shapely.transform(polygon, to_metric, interleaved=False)
         area = float(metric.area)
         inside = None if site_metric is None else float(metric.intersection(site_metric).area)
         evidence = spectral_evidence(

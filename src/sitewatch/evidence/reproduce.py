@@ -20,6 +20,7 @@ from sitewatch.base.errors import InputError, NoScenes
 from sitewatch.base.keys import sha256_file
 from sitewatch.jobs.series import MonitorConfig, run_monitor
 from sitewatch.sites import read_sites
+from sitewatch.store.matching import iou as iou_of
 
 MIN_IOU = 0.99
 
@@ -28,11 +29,6 @@ MIN_IOU = 0.99
 class Reproduction:
     matched: list[str] = field(default_factory=list)  # one line per event reproduced
     problems: list[str] = field(default_factory=list)  # one line per difference, with why
-
-
-def _iou(a: shapely.Geometry, b: shapely.Geometry) -> float:
-    union = a.union(b).area
-    return a.intersection(b).area / union if union else 0.0
 
 
 def _input_problems(run: dict[str, Any]) -> list[str]:
@@ -82,8 +78,8 @@ def reproduce(bundle: Path) -> Reproduction:
             props = feature["properties"]
             shape = shapely.geometry.shape(feature["geometry"])
             same_kind = [e for e in result.events if e.kind == props["kind"]]
-            best = max(same_kind, key=lambda e: _iou(e.geometry, shape), default=None)
-            iou = _iou(best.geometry, shape) if best is not None else 0.0
+            best = max(same_kind, key=lambda e: iou_of(e.geometry, shape), default=None)
+            iou = iou_of(best.geometry, shape) if best is not None else 0.0
             label, stated = props["label"], props["inside_m2"]
             if best is None or iou < MIN_IOU:
                 outcome.problems.append(f"{label}: not found again (best IoU {iou:.3f} < {MIN_IOU}){version_note}")

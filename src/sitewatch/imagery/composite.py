@@ -22,12 +22,14 @@ def composite(cube: SceneCube, period: str) -> SceneCube:
     if period not in PERIODS:
         raise InputError(f"composite period '{period}' is not known; use {' or '.join(PERIODS)}")
     labels = pd.DatetimeIndex(cube.times).to_period(PERIODS[period])
-    arrays, scenes, times = [], [], []
-    for label in sorted(set(labels)):
+    periods = sorted(set(labels))
+    medians = np.empty((len(periods), *cube.data.shape[1:]), dtype="float32")  # filled in place, never stacked
+    scenes, times = [], []
+    for position, label in enumerate(periods):
         members = np.flatnonzero(labels == label)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels stay NaN
-            arrays.append(np.nanmedian(cube.data.values[members], axis=0))
+            medians[position] = np.nanmedian(cube.data.values[members], axis=0)
         first = cube.scenes[members[0]]
         scenes.append(
             SceneInfo(
@@ -39,5 +41,5 @@ def composite(cube: SceneCube, period: str) -> SceneCube:
             )
         )
         times.append(cube.times[members[0]])
-    data = cube_array(np.stack(arrays), times, cube.bands, cube.geobox)
+    data = cube_array(medians, times, cube.bands, cube.geobox)
     return SceneCube(data, scenes, cube.geobox, cube.site_mask, list(cube.dropped))

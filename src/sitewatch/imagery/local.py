@@ -19,8 +19,9 @@ import numpy as np
 import rasterio
 import xarray as xr
 from odc.geo.geobox import GeoBox
+from odc.geo.overlap import compute_reproject_roi
 from odc.geo.xr import xr_coords
-from rasterio.enums import ColorInterp, Resampling
+from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import RasterioError
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
@@ -273,20 +274,24 @@ def read_band(band: BandFile, geobox: GeoBox) -> np.ndarray:
     return read_bands([band], geobox)[0]
 
 
-def read_bands(bands: list[BandFile], geobox: GeoBox) -> np.ndarray:
+def read_bands(bands: list[BandFile], geobox: GeoBox, out: np.ndarray | None = None) -> np.ndarray:
     """Bands of one file warped onto `geobox` as (band, y, x) float32, NaN where there is no data.
 
     One windowed read and one warp for all of them: in a pixel-interleaved file every read
     decodes the tiles of every band, so reading band by band decodes the file once per band.
+    `out` (float32, C-contiguous) receives them in place, e.g. a look of a preallocated cube.
     """
     path = bands[0].path
-    out = np.full((len(bands), *geobox.shape.yx), np.nan, dtype="float32")
+    if out is None:
+        out = np.empty((len(bands), *geobox.shape.yx), dtype="float32")
     with _open(path) as src:
+        if _paste(src, bands, geobox, out):
+            return out
+        out.fill(np.nan)
         window = _source_window(src, geobox)
         if window is None:
             return out
-        data = src.read([b.index for b in bands], window=window, masked=True)
-        values = np.ma.filled(data.astype("float32"), np.nan)
+        values = _read_float(src, [b.index for b in bands], window)
         # Average when the source is much finer than the grid, bilinear otherwise.
         target_m = float(abs(geobox.resolution.x))
         if geobox.crs.geographic:
@@ -306,27 +311,99 @@ def read_bands(bands: list[BandFile], geobox: GeoBox) -> np.ndarray:
     return out
 
 
+#: Sub-pixel offset below which a grid counts as the file's own (a thousandth of a pixel).
+PASTE_TOLERANCE_PX = 1e-3
+
+
+def _paste(src: rasterio.DatasetReader, bands: list[BandFile], geobox: GeoBox, out: np.ndarray) -> bool:
+    """Read `bands` straight into `out` when `geobox` is the file's own grid, shifted by whole pixels.
+
+    Analysts' series often come on one grid already (the same tile, exported the same way);
+    then a warp would only interpolate at the pixel centres and cost three times the read.
+    Returns False, having read nothing, when the grids differ in CRS, pixel size or phase.
+    """
+    own = GeoBox((src.height, src.width), src.transform, src.crs)
+    try:
+        info = compute_reproject_roi(own, geobox, ttol=PASTE_TOLERANCE_PX, padding=0)
+    except ValueError:  # grids that cannot be related (no overlap computable)
+        return False
+    if not info.paste_ok or info.read_shrink != 1 or abs(info.scale - 1) > 1e-9:
+        return False
+    rows, cols = info.roi_src
+    indexes = [b.index for b in bands]
+    if rows.stop <= rows.start or cols.stop <= cols.start:
+        out.fill(np.nan)  # no overlap: all no data
+        return True
+    window = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
+    if (rows.stop - rows.start, cols.stop - cols.start) == out.shape[1:]:
+        _read_float(src, indexes, window, out)  # the grid lies inside the file: read straight into `out`
+    else:
+        out.fill(np.nan)
+        out[(slice(None), *info.roi_dst)] = _read_float(src, indexes, window)
+    return True
+
+
+#: Pixel types whose values float32 holds exactly, so no-data values can be compared after reading.
+_EXACT_IN_FLOAT32 = frozenset({"uint8", "int8", "uint16", "int16", "float32"})
+
+
+def _read_float(
+    src: rasterio.DatasetReader, indexes: list[int], window: Window, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Bands of a window as float32, NaN where the file says there is no data.
+
+    Where validity comes from nodata values (most GeoTIFFs), it is computed from the pixels
+    read: `read(masked=True)` would ask GDAL for the mask, which reads and decodes every
+    tile a second time. Mask bands and alpha, and pixel types float32 cannot hold exactly,
+    are read as GDAL masks them.
+    """
+    if not all(src.dtypes[i - 1] in _EXACT_IN_FLOAT32 for i in indexes):
+        values = np.ma.filled(src.read(indexes, window=window, masked=True).astype("float32"), np.nan)
+        if out is None:
+            return values
+        out[...] = values
+        return out
+    values = src.read(indexes, window=window, out_dtype="float32", out=out)
+    for position, index in enumerate(indexes):
+        flags = src.mask_flag_enums[index - 1]
+        if MaskFlags.all_valid in flags:
+            continue
+        if MaskFlags.nodata in flags:
+            nodata = src.nodatavals[index - 1]
+            band = values[position]
+            band[np.isnan(band) if np.isnan(nodata) else band == np.float32(nodata)] = np.nan
+        else:  # a mask band or alpha
+            band_mask = src.read_masks(index, window=window)
+            values[position][band_mask == 0] = np.nan
+    return values
+
+
 def image_array(data: np.ndarray, geobox: GeoBox, band_keys: list[str], **attrs: Any) -> xr.DataArray:
     """Wrap a (band, y, x) array with its grid, band names and attributes."""
     coords = {"band": band_keys, **xr_coords(geobox, dims=("y", "x"))}
     return xr.DataArray(data, dims=("band", "y", "x"), coords=coords, attrs=attrs)
 
 
-def load_image(source: ImageSource, geobox: GeoBox, band_keys: list[str] | None = None) -> xr.DataArray:
+def load_image(
+    source: ImageSource, geobox: GeoBox, band_keys: list[str] | None = None, out: np.ndarray | None = None
+) -> xr.DataArray:
     """Read `band_keys` (default: all) of an image onto `geobox` as (band, y, x) float32.
 
     The bands that share a file are read together (`read_bands`): once per file, not once
-    per band.
+    per band. `out` (float32, C-contiguous, one layer per key) receives them in place.
     """
     by_key = {b.key: b for b in source.bands}
     keys = band_keys if band_keys is not None else list(by_key)
     by_file: dict[Path, list[int]] = {}
     for position, key in enumerate(keys):
         by_file.setdefault(by_key[key].path, []).append(position)
-    data = np.empty((len(keys), *geobox.shape.yx), dtype="float32")
+    data = np.empty((len(keys), *geobox.shape.yx), dtype="float32") if out is None else out
     for path, positions in by_file.items():
         try:
-            data[positions] = read_bands([by_key[keys[p]] for p in positions], geobox)
+            if positions == list(range(len(keys))):  # one file holds them all, in order: read in place
+                read_bands([by_key[k] for k in keys], geobox, out=data)
+            else:
+                data[positions] = read_bands([by_key[keys[p]] for p in positions], geobox)
         except (RasterioError, OSError) as exc:  # truncated or corrupt pixels behind a readable header
             reason = " ".join(str(exc).split())[:160]
             raise InputError(f"{path}: its pixels cannot be read ({reason}); the file is truncated or corrupt") from exc

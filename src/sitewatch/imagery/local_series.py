@@ -73,7 +73,7 @@ def load_series(
 
     def read(index: int) -> None:
         try:
-            cube[index] = load_image(sources[index], geobox, keys).values
+            load_image(sources[index], geobox, keys, out=cube[index])
         except (InputError, RasterioError, OSError) as exc:
             infos[index].notes.append(f"dropped: could not be read ({' '.join(str(exc).split())[:200]})")
             readable[index] = False

@@ -41,7 +41,10 @@ def normalise_scene(
     reference: np.ndarray, scene: np.ndarray, min_probability: float = DEFAULT_MIN_PROBABILITY
 ) -> tuple[np.ndarray, list[tuple[float, float]], int]:
     """`scene` mapped onto `reference` band by band; the (gain, offset) per band and invariant pixel count."""
-    invariant = invariant_pixels(reference, scene, min_probability)
+    try:
+        invariant = invariant_pixels(reference, scene, min_probability)
+    except ValueError:  # IR-MAD cannot fit these two (too little data, degenerate bands): leave the scene as it is
+        return scene, [(1.0, 0.0)] * scene.shape[0], 0
     invariant &= np.isfinite(reference).all(axis=0) & np.isfinite(scene).all(axis=0)
     count = int(invariant.sum())
     if count < MIN_INVARIANT_PIXELS:
@@ -56,18 +59,20 @@ def normalise_scene(
 
 
 def normalise(cube: SceneCube, reference: int | None = None) -> SceneCube:
-    """Every scene normalised to the reference scene (the clearest by default)."""
+    """Every scene normalised to the reference scene (the clearest by default), in place.
+
+    Each look is read before it is overwritten and the reference never changes, so no
+    second cube-sized array is needed.
+    """
     values = cube.data.values
     ref_index = int(np.argmax(cube.valid_fractions())) if reference is None else reference
-    data = values.copy()
     for index, scene in enumerate(cube.scenes):
         if index == ref_index:
             continue
-        data[index], fits, count = normalise_scene(values[ref_index], values[index])
+        values[index], fits, count = normalise_scene(values[ref_index], values[index])
         scene.normalisation = {b: [round(g, 5), round(o, 3)] for b, (g, o) in zip(cube.bands, fits, strict=True)}
         if count < MIN_INVARIANT_PIXELS:
             scene.notes.append(f"not normalised: only {count} invariant pixels")
         else:
             scene.notes.append(f"normalised on {count:,} invariant pixels")
-    cube.data = cube.data.copy(data=data)
     return cube

@@ -10,6 +10,8 @@ first after it, with the number of looks that confirm it.
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,13 +171,18 @@ def clean_cube(
 
 def cached_clean_cube(
     site: Site, config: MonitorConfig, reporter: StageReporter | None, cache_dir: str | Path | None, timings
-) -> tuple[SceneCube, dict[str, Any]]:
-    """The cleaned cube, from the cache when the plan's inputs and parameters are already there."""
+) -> tuple[SceneCube, dict[str, Any], Future[Path] | None]:
+    """The cleaned cube, from the cache when the plan's inputs and parameters are already there.
+
+    A new cube is written to the cache by a background thread (compression and disk writes
+    release the GIL), so the caller can date it meanwhile; the returned future says when
+    the write is done.
+    """
     with timed_stage("Searching the sources", reporter, timings):
         planned = plan(site, config)
     cache: dict[str, Any] = {"used": cache_dir is not None}
     if cache_dir is None:
-        return clean_cube(site, config, planned, reporter, timings), cache
+        return clean_cube(site, config, planned, reporter, timings), cache, None
     parts = {
         "site": site.geometry.wkt,
         "config": {k: v for k, v in config.as_dict().items() if k not in ("breaks", "min_area_m2", "max_memory_gb")},
@@ -187,11 +194,19 @@ def cached_clean_cube(
         with timed_stage("Reading the cleaned cube from the cache", reporter, timings):
             cube = load_cached_cube(path)
             cube.site = site
-    else:
-        cube = clean_cube(site, config, planned, reporter, timings)
-        with timed_stage("Caching the cleaned cube (Zarr)", reporter, timings):
-            save_cube(cube, path)
-    return cube, cache
+        return cube, cache, None
+    cube = clean_cube(site, config, planned, reporter, timings)
+
+    def write() -> Path:
+        started = time.perf_counter()
+        save_cube(cube, path)
+        cache["write_s"] = round(time.perf_counter() - started, 2)
+        return path
+
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cube-cache")
+    pending = writer.submit(write)
+    writer.shutdown(wait=False)
+    return cube, cache, pending
 
 
 def run_monitor(
@@ -199,17 +214,31 @@ def run_monitor(
 ) -> MonitorRun:
     """Search, load and clean (or read the cached cube), date breaks, make events."""
     timings: dict[str, float] = {}
-    cube, cache = cached_clean_cube(site, config, reporter, cache_dir, timings)
+    cube, cache, pending = cached_clean_cube(site, config, reporter, cache_dir, timings)
+    try:
+        breaks, mask, labels, events = date_cube(cube, config, reporter, timings)
+    finally:
+        if pending is not None:  # the cube is read, never changed, while it is written
+            with timed_stage("Caching the cleaned cube (Zarr, written while dating)", reporter, timings):
+                pending.result()
+    return MonitorRun(site, config, cube, breaks, mask, labels, events, timings, cache)
+
+
+def date_cube(
+    cube: SceneCube, config: MonitorConfig, reporter: StageReporter | None, timings: dict[str, float]
+) -> tuple[Breaks, np.ndarray, np.ndarray, list[Event]]:
+    """Date a break in every pixel series of `cube` and turn the changed regions into dated events."""
     if len(cube) < 2 * config.breaks.min_obs:
         raise NoScenes(
             f"only {len(cube)} usable scene(s) between {config.start} and {config.end}; dating needs at least "
             f"{2 * config.breaks.min_obs}: widen the period or the cloud limit"
         )
     bands = detection_bands(cube.bands, exclude_atmospheric=True)
-    values = cube.data.sel(band=bands).values  # (T, B, y, x)
-    t, b, h, w = values.shape
+    values = cube.data.values  # (T, all bands, y, x): the detection bands are picked chunk by chunk, not copied
+    t, h, w, b = values.shape[0], values.shape[2], values.shape[3], len(bands)
     with timed_stage(f"Dating breaks in {h * w:,} pixel series of {t} looks", reporter, timings):
-        breaks = detect_breaks(values.reshape(t, b, h * w), config.breaks)
+        series = values.reshape(t, values.shape[1], h * w)
+        breaks = detect_breaks(series, config.breaks, bands=[cube.bands.index(band) for band in bands])
     pixel_area = abs(cube.geobox.resolution.x * cube.geobox.resolution.y)
     mask = clean_mask(breaks.changed.reshape(h, w), pixel_area, min_area_m2=config.min_area_m2)
     magnitude = breaks.magnitude.reshape(h, w)
@@ -219,7 +248,7 @@ def run_monitor(
         events = extract_events(cube, mask, magnitude, before=before, after=after, bands=bands)
         labels, _ = ndimage.label(mask, structure=EIGHT_CONNECTED)  # the labelling extract_events used
         events = date_events(events, breaks, labels, cube)
-    return MonitorRun(site, config, cube, breaks, mask, labels, events, timings, cache)
+    return breaks, mask, labels, events
 
 
 def write_monitor_outputs(run: MonitorRun, out: str | Path, reporter: StageReporter | None = None) -> dict[str, Path]:

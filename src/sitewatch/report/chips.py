@@ -103,5 +103,5 @@ def png_data_uri(image: np.ndarray | Image.Image) -> str:
     """A data: URI of the chip as PNG, fitted to the report size."""
     picture = image if isinstance(image, Image.Image) else _fit(Image.fromarray(image))
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", optimize=True)
+    picture.save(buffer, format="PNG")  # optimize=True: 3 % smaller, 10x slower (80 chips a report)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

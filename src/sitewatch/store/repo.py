@@ -28,10 +28,9 @@ from sitewatch.events.extract import Event as DetectedEvent
 from sitewatch.sites import Site
 from sitewatch.store.alert_queue import queue_alerts
 from sitewatch.store.audit import audit
+from sitewatch.store.matching import StoredEvents
 from sitewatch.store.models import REVIEW_STATUSES, Event, Review, Run, RunScene, Scene, Sighting, SiteRecord
 
-#: Events of the same kind overlapping at least this much (intersection over union) are one.
-MATCH_IOU = 0.3
 #: A dismissed event suppresses later ones at its place unless they grow past this factor.
 DEFAULT_DISMISS_GROWTH = 2.0
 DISMISS_REASONS = values(DismissReason)
@@ -113,11 +112,6 @@ def write_lock(session: Session, name: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
-def _iou(a: shapely.Geometry, b: shapely.Geometry) -> float:
-    union = a.union(b).area
-    return a.intersection(b).area / union if union > 0 else 0.0
-
-
 def record_run(
     session: Session,
     site_id: str,
@@ -158,10 +152,8 @@ def record_run(
     for info in scenes or []:
         scene = _scene_row(session, info)
         session.add(RunScene(run_id=run.id, scene_id=scene.id))
-    # each stored geometry parsed once, not once per detected event
-    stored = [
-        (e, shapely.from_wkt(e.geometry_wkt)) for e in session.scalars(select(Event).where(Event.site_id == site_id))
-    ]
+    # the site's stored polygons parsed and indexed once per run, not scanned per detected event
+    stored = StoredEvents(list(session.scalars(select(Event).where(Event.site_id == site_id).order_by(Event.id))))
     outcome = RunOutcome(run)
     for detected in events:
         outcome.stored.append(store_sighting(session, run, detected, stored, outcome, dismiss_growth))
@@ -180,17 +172,14 @@ def store_sighting(
     session: Session,
     run: Run,
     detected: DetectedEvent,
-    stored: list[tuple[Event, shapely.Geometry]],
+    stored: StoredEvents,
     outcome: RunOutcome,
     dismiss_growth: float,
 ) -> Event:
     """Link a detected event to the stored one it overlaps (same kind, IoU >= MATCH_IOU) or add it."""
     geometry = detected.geometry
-    same_kind = [(e, shape) for e, shape in stored if e.kind == detected.kind]
-    overlaps = [(_iou(shape, geometry), e) for e, shape in same_kind]
-    best_iou, best = max(overlaps, key=lambda pair: pair[0], default=(0.0, None))
-    if best is not None and best_iou >= MATCH_IOU:
-        event = best
+    event = stored.best_match(detected.kind, geometry)
+    if event is not None:
         event.last_run_id = run.id
         event.sightings += 1
         outcome.linked.append(event)
@@ -208,11 +197,11 @@ def store_sighting(
             after_date=detected.after_date,
             confirmations=detected.confirmations,
             evidence={k: float(v) for k, v in detected.evidence.items()} or None,
-            suppressed_by=_suppressor(same_kind, geometry, detected.area_m2, dismiss_growth),
+            suppressed_by=stored.suppressor(detected.kind, geometry, detected.area_m2, dismiss_growth),
         )
         session.add(event)
         session.flush()
-        stored.append((event, geometry))
+        stored.add(event, geometry)
         outcome.new.append(event)
     session.add(Sighting(run_id=run.id, event_id=event.id, area_m2=detected.area_m2, score=detected.mean_score))
     return event
@@ -233,16 +222,6 @@ def _scene_row(session: Session, info: dict[str, Any]) -> Scene:
         session.add(scene)
         session.flush()
     return scene
-
-
-def _suppressor(
-    same_kind: list[tuple[Event, shapely.Geometry]], geometry: shapely.Geometry, area_m2: float, growth: float
-) -> int | None:
-    """Id of a dismissed event at this place that this one has not outgrown, if any."""
-    for event, shape in same_kind:
-        if event.status == "dismissed" and shape.intersects(geometry) and area_m2 <= growth * event.area_m2:
-            return event.id
-    return None
 
 
 #: Event ids are SQL integers: anything larger is no event (and would overflow the driver).
