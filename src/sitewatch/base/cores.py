@@ -2,6 +2,7 @@
 
 `taskset` and container limits narrow the affinity; sizing thread pools by it keeps the
 detector's tiles and the series job's reads from oversubscribing the cores they have.
+Several Dask workers on one machine each get their share through `SITEWATCH_THREADS`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import os
 
 
 def usable_cores() -> int:
-    """Cores this process may run on."""
+    """Cores this process may run on: `SITEWATCH_THREADS` when set (a Dask worker's share), else its affinity."""
+    share = os.environ.get("SITEWATCH_THREADS", "")
+    if share.isdigit() and int(share) > 0:
+        return int(share)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows

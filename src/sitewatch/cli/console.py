@@ -59,3 +59,41 @@ class StageProgress:
         """Extra detail on the running stage (e.g. an iteration count)."""
         if self._task is not None:
             self._progress.update(self._task, description=escape(f"{self._name} - {text}"))
+
+
+class SitesProgress:
+    """A watchlist's progress on the terminal: sites done of all, failures, rate and time left."""
+
+    def __init__(self, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn("sites"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed · {task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._progress.add_task("sites", total=total, failed=0, rate="")
+        self._start = time.perf_counter()
+        self.failed = 0
+        self.done = 0
+
+    def __enter__(self) -> SitesProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)
+
+    def site_done(self, failed: bool) -> None:
+        self.done += 1
+        self.failed += failed
+        per_minute = self.done / max(time.perf_counter() - self._start, 1e-9) * 60
+        self._progress.update(self._task, advance=1, failed=self.failed, rate=f"{per_minute:,.1f} sites/min")
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -16,8 +17,13 @@ from sitewatch.base.errors import InputError
 from sitewatch.base.safety import mask_url
 from sitewatch.base.vocab import Kind
 from sitewatch.cli.app import watchlist_app
-from sitewatch.cli.console import StageProgress, console, stdout
+from sitewatch.cli.console import SitesProgress, StageProgress, console, stdout
 from sitewatch.cli.monitor_cmd import CacheOption, NoCacheOption, cache_folder
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from sitewatch.jobs.watchlist import SiteOutcome, WatchlistOutcome
 from sitewatch.cli.options import (
     MaxAreaOption,
     SiteFileArgument,
@@ -282,6 +288,46 @@ def rules(
         )
 
 
+def _run_on_cluster(
+    session: Session,
+    sites: list[str] | None,
+    cluster: str,
+    first: str | None,
+    last: str | None,
+    cache_dir: Path | None,
+    ctx: typer.Context,
+    said: Callable[[SiteOutcome], None],
+) -> WatchlistOutcome:
+    """The watchlist on Dask, with a progress bar over the sites and a closing count."""
+    from sitewatch.jobs.cluster import check_cluster, run_watchlist_on_cluster
+    from sitewatch.store.repo import active_site_ids
+
+    check_cluster(cluster)
+    total = len(sites) if sites else len(active_site_ids(session))
+    with SitesProgress(total) as bar:
+
+        def heard(outcome: SiteOutcome) -> None:
+            bar.site_done(outcome.status == "failed")
+            said(outcome)
+
+        result = run_watchlist_on_cluster(
+            session,
+            list(sites) if sites else None,
+            cluster,
+            start=first,
+            end=last,
+            cache_dir=cache_dir,
+            looks_dir=ctx.obj.looks_dir(),
+            on_site=heard,
+        )
+    counts = {}
+    for site in result.sites:
+        counts[site.status] = counts.get(site.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    stdout.print(f"{total} site(s) in {bar.elapsed:.0f} s ({total / max(bar.elapsed, 1e-9) * 60:.1f}/min): {summary}")
+    return result
+
+
 @watchlist_app.command("run")
 def run(
     ctx: typer.Context,
@@ -296,16 +342,27 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Also write each site's report into OUT/<site id>/.")] = None,
     cache: CacheOption = None,
     no_cache: NoCacheOption = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SITEWATCH_CLUSTER",
+            help="Run the sites on Dask: local:N (N worker processes here) or a scheduler address "
+            "(tcp://HOST:8786). Default: one site after another in this process.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Monitor each site since its last run; store runs and events; send alerts."""
     if bool(sites) == all_sites:
         raise InputError("name the sites to run, or give --all")
+    if cluster is not None and out is not None:
+        raise InputError("--out writes reports in this process: drop it with --cluster, then `sitewatch events report`")
     first = parse_day(start, "--from") if start else None
     last = parse_day(end, "--to") if end else None
     not_in_future(last, "--to")
     if first and last and first > last:
         raise InputError(f"--from {first} is after --to {last}")
-    from sitewatch.jobs.watchlist import SiteOutcome, run_watchlist  # lazy: keeps `--help` fast
+    from sitewatch.jobs.watchlist import run_watchlist  # lazy: keeps `--help` fast
 
     def said(outcome: SiteOutcome) -> None:
         name = escape(outcome.site_id)
@@ -325,17 +382,20 @@ def run(
             )
 
     with ctx.obj.session() as session:
-        outcome = run_watchlist(
-            session,
-            list(sites) if sites else None,
-            start=first,
-            end=last,
-            cache_dir=cache_folder(cache, no_cache),
-            out=out,
-            looks_dir=ctx.obj.looks_dir(),
-            progress=StageProgress,
-            on_site=said,
-        )
+        if cluster is None:
+            outcome = run_watchlist(
+                session,
+                list(sites) if sites else None,
+                start=first,
+                end=last,
+                cache_dir=cache_folder(cache, no_cache),
+                out=out,
+                looks_dir=ctx.obj.looks_dir(),
+                progress=StageProgress,
+                on_site=said,
+            )
+        else:
+            outcome = _run_on_cluster(session, sites, cluster, first, last, cache_folder(cache, no_cache), ctx, said)
     alerts = outcome.alerts
     if alerts.delivered or alerts.failed or alerts.left:
         stdout.print(

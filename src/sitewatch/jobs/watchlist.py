@@ -8,6 +8,9 @@ the others go on. Alerts are delivered once every site is stored.
 
 from __future__ import annotations
 
+import shutil
+import time
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -24,8 +27,9 @@ from sitewatch.base.keys import sha256_file
 from sitewatch.base.progress import StageReporter, timed_stage
 from sitewatch.base.safety import inside
 from sitewatch.imagery.cube import SceneInfo
-from sitewatch.jobs.series import MonitorConfig, run_monitor, write_monitor_outputs
+from sitewatch.jobs.series import MonitorConfig, MonitorRun, run_monitor, write_monitor_outputs
 from sitewatch.report.looks import run_looks_dir, write_looks
+from sitewatch.sites import Site
 from sitewatch.store.models import Run, SiteRecord
 from sitewatch.store.repo import active_site_ids, get_site, record_run, site_from_record
 
@@ -47,6 +51,8 @@ class SiteOutcome:
     new: int = 0
     linked: int = 0
     reason: str = ""  # why it failed, or why there was nothing to date
+    work: SiteWork | None = None  # what was computed (timings, memory), when something was
+    store_seconds: float = 0.0
 
 
 @dataclass
@@ -100,6 +106,108 @@ def site_config(record: SiteRecord, first: str, last: str) -> MonitorConfig:
     )
 
 
+@dataclass
+class SiteWork:
+    """What one site's run computed, small enough to send from a worker to the writer.
+
+    The cube stays where it was computed: its looks are written there into `staged_looks`
+    (on storage the writer also sees), and moved into the run's folder once it is stored.
+    """
+
+    site_id: str
+    first: str
+    last: str
+    status: str = "computed"  # or "no-new-imagery" / "failed", with `reason`
+    reason: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    events: list[Any] = field(default_factory=list)  # sitewatch.events.extract.Event
+    scenes: list[dict[str, Any]] = field(default_factory=list)
+    looks: int = 0
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    staged_looks: Path | None = None
+    seconds: float = 0.0  # computing it, where it was computed
+    timings: dict[str, float] = field(default_factory=dict)  # the series job's stages
+    peak_rss_bytes: int = 0  # of the process that computed it, so far
+
+
+def compute_site(
+    site: Site,
+    config: MonitorConfig,
+    *,
+    cache_dir: Path | None,
+    staging: Path | None = None,
+    reporter: StageReporter | None = None,
+) -> tuple[SiteWork, MonitorRun | None]:
+    """Monitor one site over `config`'s period (bad input or nothing to date: a work item that says so).
+
+    With `staging`, the run's looks are written there for the workbench.
+    """
+    work = SiteWork(site.id, config.start, config.end, config=config.as_dict())
+    began = time.perf_counter()
+    try:
+        result = run_monitor(site, config, reporter=reporter, cache_dir=cache_dir)
+    except NoScenes as exc:  # nothing new to date: normal for a scheduled run, and nothing is stored
+        work.status, work.reason = "no-new-imagery", str(exc)
+        return work, None
+    except InputError as exc:
+        work.status, work.reason = "failed", str(exc)
+        return work, None
+    work.events, work.looks = result.events, len(result.cube)
+    work.scenes = [scene_facts(s) for s in result.cube.scenes]
+    if staging is not None:
+        with timed_stage("Keeping the looks for the workbench", reporter, {}):
+            write_looks(result.cube, staging, score=result.breaks.magnitude, mask=result.mask)
+        work.staged_looks = staging
+    work.seconds = time.perf_counter() - began
+    work.timings, work.peak_rss_bytes = dict(result.timings_s), peak_rss_bytes()
+    return work, result
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory (VmHWM: a worker's own, not inherited from its parent)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def store_site(session: Session, work: SiteWork, *, looks_dir: Path | None = None) -> SiteOutcome:
+    """Store a computed site run in one transaction; then move its staged looks into the run's folder.
+
+    A crash between the two leaves a run whose imagery the workbench reports as not kept,
+    never looks without a run.
+    """
+    if work.status != "computed":
+        return SiteOutcome(work.site_id, work.status, work.first, work.last, reason=work.reason, work=work)
+    began = time.perf_counter()
+    inputs = {"scenes": [{k: s[k] for k in ("id", "datetime", "source", "checksum")} for s in work.scenes]}
+    stored = record_run(session, work.site_id, inputs, work.config, work.events, work.started, scenes=work.scenes)
+    for event, row in zip(work.events, stored.stored, strict=False):
+        event.id = f"E{row.id}"  # outputs name events as the store and `events review` do
+    if work.staged_looks is not None:
+        if stored.duplicate or looks_dir is None:
+            shutil.rmtree(work.staged_looks, ignore_errors=True)
+        else:
+            folder = run_looks_dir(looks_dir, work.site_id, stored.run.id)
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            work.staged_looks.rename(folder)
+    status = "duplicate" if stored.duplicate else "stored"
+    outcome = SiteOutcome(
+        work.site_id, status, work.first, work.last, stored.run.id, work.looks, len(stored.new), len(stored.linked)
+    )
+    outcome.work, outcome.store_seconds = work, time.perf_counter() - began
+    return outcome
+
+
+def staging_dir(looks_dir: Path | None, site_id: str) -> Path | None:
+    """A fresh folder beside the site's run folders for looks not stored yet."""
+    return None if looks_dir is None else inside(looks_dir, site_id, f".staging-{uuid.uuid4().hex}")
+
+
 def run_site(
     session: Session,
     record: SiteRecord,
@@ -111,39 +219,26 @@ def run_site(
     looks_dir: Path | None = None,
     reporter: StageReporter | None = None,
 ) -> SiteOutcome:
-    """Monitor one site since its last run and store what was found (bad input: a failed outcome).
+    """Monitor one site since its last run and store what was found, in this process.
 
     With `looks_dir`, a newly stored run's looks are kept in `looks_dir/<site>/run-<id>/`
-    for the workbench (written after the store commits: a crash between the two leaves a run
-    whose imagery the workbench reports as not kept, never looks without a run).
+    for the workbench; with `out`, its report goes to `out/<site>/`.
     """
     first, last = period(session, record.id, start, end)
     if first > last:
         return SiteOutcome(record.id, "up-to-date", first, last)
-    config = site_config(record, first, last)
-    started = datetime.now(UTC)
     target = None if out is None else inside(out, record.id)  # ids are checked, and paths too
-    try:
-        result = run_monitor(site_from_record(record), config, reporter=reporter, cache_dir=cache_dir)
-    except NoScenes as exc:  # nothing new to date: normal for a scheduled run, and nothing is stored
-        return SiteOutcome(record.id, "no-new-imagery", first, last, reason=str(exc))
-    except InputError as exc:
-        return SiteOutcome(record.id, "failed", first, last, reason=str(exc))
-    scenes = [scene_facts(s) for s in result.cube.scenes]
-    inputs = {"scenes": [{k: s[k] for k in ("id", "datetime", "source", "checksum")} for s in scenes]}
-    stored = record_run(session, record.id, inputs, config.as_dict(), result.events, started, scenes=scenes)
-    for event, row in zip(result.events, stored.stored, strict=False):
-        event.id = f"E{row.id}"  # outputs name events as the store and `events review` do
-    if target is not None:
-        write_monitor_outputs(result, target, reporter=reporter)
-    if looks_dir is not None and not stored.duplicate:
-        with timed_stage("Keeping the looks for the workbench", reporter, {}):
-            folder = run_looks_dir(looks_dir, record.id, stored.run.id)
-            write_looks(result.cube, folder, score=result.breaks.magnitude, mask=result.mask)
-    status = "duplicate" if stored.duplicate else "stored"
-    return SiteOutcome(
-        record.id, status, first, last, stored.run.id, len(result.cube), len(stored.new), len(stored.linked)
+    work, result = compute_site(
+        site_from_record(record),
+        site_config(record, first, last),
+        cache_dir=cache_dir,
+        staging=staging_dir(looks_dir, record.id),
+        reporter=reporter,
     )
+    outcome = store_site(session, work, looks_dir=looks_dir)
+    if target is not None and result is not None:
+        write_monitor_outputs(result, target, reporter=reporter)
+    return outcome
 
 
 def run_watchlist(
