@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+
+from sitewatch.base.cores import peak_rss_bytes
 
 WINDOW = (541, 540)  # rows, cols
 BANDS = 13
@@ -95,15 +96,6 @@ def _window_polygon(gb):
     return reproject_geometry(inner, gb.crs, WGS84)
 
 
-def peak_rss() -> int:
-    """This process's peak resident memory, bytes (VmHWM: unlike ru_maxrss, it does not start
-    from the parent's peak, which a child inherits across fork and exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 class StageMemory:
     """A stage reporter that notes the process's peak RSS when each stage ends."""
 
@@ -115,7 +107,7 @@ class StageMemory:
         if name is not None:
             self._running.append(name)
         elif self._running:
-            self.peaks[self._running.pop()] = peak_rss()
+            self.peaks[self._running.pop()] = peak_rss_bytes()
 
 
 def worker(mode: str, folder: Path, site_file: Path, cache: Path) -> dict:
@@ -154,7 +146,7 @@ def worker(mode: str, folder: Path, site_file: Path, cache: Path) -> dict:
         out = {"stages": stages, "peaks": memory.peaks, "scenes": len(run.cube), "events": len(run.events)}
         out.update(files=len(files), cube_bytes=int(run.cube.data.size * 4))
     out["seconds"] = time.perf_counter() - started
-    out["peak_rss_bytes"] = peak_rss()
+    out["peak_rss_bytes"] = peak_rss_bytes()
     return out
 
 

@@ -74,9 +74,13 @@ def observation_noise(series: np.ndarray, bands: Sequence[int] | None = None) ->
     """Noise sigma_b from consecutive valid observations: 1.4826·MAD(Δ)/√2 per band, on a pixel sample."""
     step = max(1, series.shape[2] // NOISE_SAMPLE)
     picked = range(series.shape[1]) if bands is None else bands
-    sample = np.empty((series.shape[0], len(picked), len(range(0, series.shape[2], step))), dtype=series.dtype)
-    for position, band in enumerate(picked):  # a strided copy per band, not a fancy-indexed gather
-        sample[:, position] = series[:, band, ::step]
+    pixels = slice(None, None, step)
+    sample = _copy_bands(
+        series,
+        picked,
+        pixels,
+        np.empty((series.shape[0], len(picked), len(range(series.shape[2])[pixels])), dtype=series.dtype),
+    )
     valid = np.isfinite(sample).all(axis=1)
     pairs = np.zeros_like(valid)  # a valid look with a valid one before it
     previous = np.empty_like(sample)  # the last valid observation before each look, carried forward
@@ -95,6 +99,13 @@ def observation_noise(series: np.ndarray, bands: Sequence[int] | None = None) ->
         _, spread = robust_scale(d.astype("float64"))
         noise[band] = max(spread / np.sqrt(2.0), 1e-6)
     return noise
+
+
+def _copy_bands(series: np.ndarray, bands: Sequence[int], pixels: slice, out: np.ndarray) -> np.ndarray:
+    """`series[:, bands, pixels]` into `out`: a strided copy per band, ~4x faster than a fancy-indexed gather."""
+    for position, band in enumerate(bands):
+        out[:, position] = series[:, band, pixels]
+    return out
 
 
 class _Workspace:
@@ -226,8 +237,7 @@ def detect_breaks(
         if not hasattr(workspaces, "buffers"):
             workspaces.buffers = _Workspace(t, b, step)
         y, first, second, finite = workspaces.buffers.buffers(sl.stop - sl.start)
-        for position, band in enumerate(picked):  # a strided copy per band: ~4x faster than np.take here
-            y[:, position] = series[:, band, sl]
+        _copy_bands(series, picked, sl, out=y)
         y *= scale  # noise units
         valid = np.isfinite(y, out=finite).all(axis=1)
         if config.spike_sigma > 0:

@@ -42,11 +42,12 @@ from sitewatch.jobs.watchlist import (
     compute_site,
     period,
     site_config,
+    site_records,
     staging_dir,
     store_site,
 )
 from sitewatch.sites import Site
-from sitewatch.store.repo import active_site_ids, get_site, site_from_record
+from sitewatch.store.repo import site_from_record
 
 _LOCAL = re.compile(r"local:(\d{1,3})")
 #: Seconds to reach a scheduler before giving up.
@@ -147,20 +148,13 @@ def run_watchlist_on_cluster(
     from distributed import as_completed  # lazy: the in-process run never imports distributed
 
     last = end or date.today().isoformat()
-    ids = site_ids or active_site_ids(session)
-    records = [get_site(session, s) for s in ids]  # an unknown id stops the run before any work
+    records = site_records(session, site_ids)
     outcome = WatchlistOutcome()
-
-    def done(result: SiteOutcome) -> None:
-        outcome.sites.append(result)
-        if on_site is not None:
-            on_site(result)
-
     tasks: dict[str, SiteTask] = {}
     for record in records:
         first, to = period(session, record.id, start, last)
         if first > to:
-            done(SiteOutcome(record.id, "up-to-date", first, to))
+            outcome.add(SiteOutcome(record.id, "up-to-date", first, to), on_site)
             continue
         config = site_config(record, first, to)
         tasks[record.id] = SiteTask(site_from_record(record), config, cache_dir, staging_dir(looks_dir, record.id))
@@ -179,9 +173,10 @@ def run_watchlist_on_cluster(
                     raise
                 except Exception as exc:  # the task failed on every try (killed workers, a bug): this site only
                     reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-                    done(SiteOutcome(site_id, "failed", task.config.start, task.config.end, reason=reason))
+                    failed = SiteOutcome(site_id, "failed", task.config.start, task.config.end, reason=reason)
+                    outcome.add(failed, on_site)
                     continue
-                done(store_site(session, work, looks_dir=looks_dir))
+                outcome.add(store_site(session, work, looks_dir=looks_dir), on_site)
                 future.release()
         except (CancelledError, OSError, TimeoutError) as exc:
             stored = sum(1 for s in outcome.sites if s.status in ("stored", "duplicate"))

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sitewatch.alerts import DeliveryReport, deliver_pending
+from sitewatch.base.cores import peak_rss_bytes
 from sitewatch.base.errors import InputError, NoScenes
 from sitewatch.base.keys import sha256_file
 from sitewatch.base.progress import StageReporter, timed_stage
@@ -59,6 +60,12 @@ class SiteOutcome:
 class WatchlistOutcome:
     sites: list[SiteOutcome] = field(default_factory=list)
     alerts: DeliveryReport = field(default_factory=DeliveryReport)
+
+    def add(self, site: SiteOutcome, on_site: Callable[[SiteOutcome], None] | None = None) -> None:
+        """Record one site's outcome and tell `on_site` as it comes."""
+        self.sites.append(site)
+        if on_site is not None:
+            on_site(site)
 
     @property
     def failed(self) -> list[SiteOutcome]:
@@ -163,17 +170,6 @@ def compute_site(
     return work, result
 
 
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory (VmHWM: a worker's own, not inherited from its parent)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def store_site(session: Session, work: SiteWork, *, looks_dir: Path | None = None) -> SiteOutcome:
     """Store a computed site run in one transaction; then move its staged looks into the run's folder.
 
@@ -241,6 +237,11 @@ def run_site(
     return outcome
 
 
+def site_records(session: Session, site_ids: list[str] | None) -> list[SiteRecord]:
+    """The named sites, all active ones when None; an unknown id stops the run before any work."""
+    return [get_site(session, s) for s in site_ids or active_site_ids(session)]
+
+
 def run_watchlist(
     session: Session,
     site_ids: list[str] | None,
@@ -258,10 +259,8 @@ def run_watchlist(
     `progress` makes a fresh stage reporter per site; `on_site` hears each outcome as it comes.
     """
     last = end or date.today().isoformat()
-    ids = site_ids or active_site_ids(session)
-    records = [get_site(session, s) for s in ids]  # an unknown id stops the run before any work
     outcome = WatchlistOutcome()
-    for record in records:
+    for record in site_records(session, site_ids):
         with progress() as reporter:
             result = run_site(
                 session,
@@ -273,8 +272,6 @@ def run_watchlist(
                 looks_dir=looks_dir,
                 reporter=reporter,
             )
-        outcome.sites.append(result)
-        if on_site is not None:
-            on_site(result)
+        outcome.add(result, on_site)
     outcome.alerts = deliver_pending(session)
     return outcome
