@@ -359,7 +359,7 @@ def _cases(ws: Path) -> list[Case]:
         ("--before-date", FUTURE, "in the future"),
         ("--max-memory", "0", "--max-memory"),
         ("--max-memory", "-1", "--max-memory"),
-        ("--model", ws / "nothing.onnx", "--model is for --method learned"),
+        ("--model", ws / "nothing.onnx", "nothing.onnx: no such model file"),
         ("--max-area-km2", "0.001", "more than the limit"),
     ]
     for option, value, needle in values:
@@ -368,6 +368,10 @@ def _cases(ws: Path) -> list[Case]:
     detect("reversed dates", "not before", before, after, "--before-date", "2017-01-01", "--after-date", "2016-01-01")
     detect("learned with otsu", "gives a probability", before, after, "--method", "learned", "--threshold", "otsu")
     detect("missing model", "nothing.onnx", before, after, "--method", "learned", "--model", ws / "nothing.onnx")
+    detect(
+        "model for cva", "--model is for --method learned", before, after, "--method", "cva", "--model", ws / "x.onnx"
+    )
+    detect("auto with a threshold", "name the detector", before, after, "--threshold-value", "3")
     detect("unknown option", "No such option", before, after, "--bogus")
 
     def monitor(name: str, needle: str, *extra: object, start: str = "2016-01-01", end: str = "2017-12-31") -> None:

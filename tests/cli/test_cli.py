@@ -44,7 +44,13 @@ def test_detect_writes_every_output(detect_run):
         sum(f["properties"]["area_inside_site_m2"] for f in events), abs=1.0
     )
     assert summary["inputs"]["before"]["acquired"].startswith("2016-11-30")
-    assert summary["detector"]["parameters"]["method"] == "cva"
+    # the default picks the learned model for Sentinel-2 digital numbers, and says so everywhere
+    assert summary["detector"]["parameters"]["method"] == "learned"
+    choice = summary["detector"]["diagnostics"]["method_choice"]
+    assert choice.startswith("learned (oscd-rgbn.onnx)")
+    assert f"Detector: {choice}" in " ".join(result.stdout.split())
+    assert choice in (out / "report.html").read_text()
+    assert summary["detector"]["diagnostics"]["noise_context_m"] == 1000.0
     assert summary["grid"]["crs"] == "EPSG:32631"
     with rasterio.open(out / "change_map.tif") as src:
         assert src.count == 2 and src.crs.to_epsg() == 32631 and src.descriptions == ("change_score", "change_mask")
@@ -137,7 +143,7 @@ def test_self_intersecting_site_is_repaired_with_a_note(tmp_path):
 
 def test_bad_options(tmp_path, paris):
     base = ["detect", paris / "paris.geojson", paris / "imgs_1", paris / "imgs_2", "--out", tmp_path / "o"]
-    assert_one_line_error(sitewatch(*base, "--method", "magic"), "'magic' is not one of 'cva'")
+    assert_one_line_error(sitewatch(*base, "--method", "magic"), "'magic' is not one of 'auto', 'cva'")
     assert_one_line_error(sitewatch(*base, "--threshold", "fixed"), "needs --threshold-value")
     assert_one_line_error(sitewatch(*base, "--before-date", "yesterday"), "not a date")
 

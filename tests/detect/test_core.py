@@ -21,7 +21,9 @@ def _pair():
 
 
 def test_defaults_per_method():
-    assert default_config("cva").threshold == "fixed"
+    assert (default_config("cva").threshold, default_config("cva").threshold_value) == ("knee", 3.0)
+    assert default_config("cva", threshold="fixed").threshold_value == 3.0
+    assert default_config("cva", threshold="otsu").threshold_value is None
     assert default_config("irmad").threshold == "ki"
     assert default_config("cva", threshold="otsu", min_area_m2=None).threshold == "otsu"
     with pytest.raises(ValueError, match="unknown method"):

@@ -40,3 +40,19 @@ def test_nan_is_ignored_and_fixed_is_taken_as_is(bimodal):
         choose_threshold(with_nan, "median")
     with pytest.raises(ValueError, match="no valid pixel"):
         otsu(np.full(10, np.nan))
+
+
+def test_knee_is_the_triangle_cut_never_above_its_ceiling():
+    from skimage.filters import threshold_triangle
+
+    from sitewatch.detect.threshold import knee
+
+    rng = np.random.default_rng(3)
+    # narrow noise and a broad tail of change: the knee lies where the tail leaves the peak
+    tailed = np.concatenate([np.abs(rng.normal(0, 0.5, 190_000)), rng.uniform(2, 40, 10_000)])
+    assert knee(tailed) == pytest.approx(threshold_triangle(tailed)) and knee(tailed) < 2.0
+    assert knee(tailed, ceiling=0.5) == 0.5
+    heavy = np.abs(rng.standard_t(3, 200_000))  # heavy-tailed noise alone: the triangle cut lies high...
+    assert threshold_triangle(heavy) > 3.0 and knee(heavy) == 3.0  # ...and the ceiling holds
+    assert choose_threshold(np.append(tailed, np.nan), "knee") == pytest.approx(knee(tailed))
+    assert choose_threshold(tailed, "knee", 1.0) == 1.0

@@ -43,6 +43,18 @@ def _make_cogs(city_dir: Path, out: Path) -> dict[str, dict[str, str]]:
             target.parent.mkdir(parents=True, exist_ok=True)
             rasterio.shutil.copy(source, target, driver="COG", compress="deflate", blocksize=128)
             names[date][band] = f"paris/{date}/{band}.tif"
+    # the first date as processing baseline 04.00 writes it: every digital number 1000 higher
+    names["baseline-04"] = {}
+    for band in BANDS:
+        with rasterio.open(out / names["imgs_1"][band]) as src:
+            profile = {**src.profile, "driver": "GTiff"}
+            shifted = src.read(1).astype("uint16") + np.uint16(1000)
+        plain = out / "paris" / f"plus1000-{band}.tif"
+        with rasterio.open(plain, "w", **profile) as dst:
+            dst.write(shifted, 1)
+        names["baseline-04"][band] = f"paris/baseline-04/{band}.tif"
+        (out / "paris" / "baseline-04").mkdir(exist_ok=True)
+        rasterio.shutil.copy(plain, out / names["baseline-04"][band], driver="COG", compress="deflate", blocksize=128)
     # a scene classification band for the first date: vegetation (4) with a cloud (9) in the
     # north-west quarter, as Sentinel-2 L2A items carry it
     with rasterio.open(out / names["imgs_1"]["B02"]) as src:
@@ -82,6 +94,29 @@ def _item(item_id, collection, when, cloud, hrefs, bounds) -> dict:
             for band, href in hrefs.items()
         },
     }
+
+
+def _baseline_items(asset_url: str, names: dict, bounds) -> list[dict]:
+    """The first date before and after Sentinel-2's change of processing baseline, as Earth Search
+    declares them: `s2:processing_baseline` and `raster:bands` scale / offset per asset; and one item
+    whose declared scale is unusable."""
+    raster = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
+    out = []
+    for item_id, when, folder, baseline, offset in (
+        ("baseline-03", datetime(2021, 12, 20, 10, 43), "imgs_1", "03.01", 0.0),
+        ("baseline-04", datetime(2022, 2, 3, 10, 43), "baseline-04", "04.00", -0.1),
+        ("baseline-broken", datetime(2022, 2, 8, 10, 43), "baseline-04", "04.00", None),
+    ):
+        item = _item(
+            item_id, "oscd-baselines", when, 0.0, {b: f"{asset_url}/open/{n}" for b, n in names[folder].items()}, bounds
+        )
+        item["stac_extensions"].append(raster)
+        item["properties"]["s2:processing_baseline"] = baseline
+        for asset in item["assets"].values():
+            declared = {"scale": 0.0, "offset": 0.0} if offset is None else {"scale": 0.0001, "offset": offset}
+            asset["raster:bands"] = [{"nodata": 0, "data_type": "uint16", **declared}]
+        out.append(item)
+    return out
 
 
 def _collection(cid: str) -> dict:
@@ -132,7 +167,8 @@ def stack(oscd_city, tmp_path_factory):
             "scl": {"href": f"{asset_url}/open/{names['scl']['SCL']}", "type": "image/tiff", "roles": ["data"]},
         }
         items.append(masked)
-        collections = [_collection(c) for c in ("oscd", "oscd-signed", "oscd-monitor", "oscd-scl")]
+        items += _baseline_items(asset_url, names, bounds)
+        collections = [_collection(c) for c in ("oscd", "oscd-signed", "oscd-monitor", "oscd-scl", "oscd-baselines")]
         return collections, items
 
     running = start_stack(build, root, TOKEN)
@@ -293,3 +329,18 @@ def test_the_cloud_mask_option_decides_which_mask_is_applied(stack, site, local_
     south_east = (slice(2 * h // 3, 7 * h // 8), slice(2 * w // 3, 7 * w // 8))
     assert np.isnan(red_masked[north_west]).all() and np.isfinite(red_kept[north_west]).mean() > 0.9
     np.testing.assert_array_equal(red_masked[south_east], red_kept[south_east])
+
+
+def test_processing_baselines_are_harmonised_by_the_declared_offset(stack, site, local_pair):
+    source = _source(stack, "oscd-baselines")
+    items = search_items(source, site, "2021-12-01", "2022-03-01")
+    assert [i.id for i in items] == ["baseline-03", "baseline-04", "baseline-broken"]
+    cube = load_items(items, source, local_pair.geobox, local_pair.site_mask)
+    old, new = cube.data.values  # the same pixels, stored 1000 apart
+    assert np.isfinite(old).mean() > 0.5
+    np.testing.assert_allclose(new, old, atol=1e-3, equal_nan=True)
+    assert cube.scenes[0].radiometry is None  # scale 1e-4, offset 0: already in reflectance x 10,000
+    assert cube.scenes[1].radiometry == {b: [1.0, -1000.0] for b in cube.bands}
+    assert "processing baseline 04.00" in cube.scenes[1].notes
+    assert [s.id for s in cube.dropped] == ["baseline-broken"]
+    assert "unusable scale" in cube.dropped[0].notes[-1]

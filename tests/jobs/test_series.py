@@ -58,6 +58,9 @@ def test_monitor_dates_the_real_change(monitor_run):
     assert all(e["properties"]["confirmations"] >= 2 for e in events)
     timeline = summary["results"]["timeline"]
     assert timeline[-1]["cumulative_m2"] == pytest.approx(area, rel=1e-3)
+    # one real change: no further phase, so the footprint is the changed area
+    assert summary["results"]["phase_event_count"] == 0
+    assert summary["results"]["footprint_m2"] == summary["results"]["changed_area_m2"]
 
 
 def test_monitor_report(monitor_run):

@@ -2,8 +2,12 @@
 
 import json
 
+import numpy as np
 import pytest
 
+from sitewatch.base.defaults import NOISE_CONTEXT_M
+from sitewatch.bench import oscd_scenes
+from sitewatch.bench.site_layout import place_sites
 from sitewatch.detect import default_config
 from sitewatch.jobs import two_date
 from sitewatch.jobs.two_date import run_two_date, write_outputs
@@ -72,3 +76,27 @@ def test_the_two_dates_are_one_cube_of_two_looks(bercy_run):
     assert run.events and all(
         e.sources == {"before": str(cube.files[0].path), "after": str(cube.files[1].path)} for e in run.events
     )
+
+
+@pytest.fixture(scope="module")
+def beirut_site(oscd_root):
+    """A facility-sized site on labelled change in Beirut, placed as `bench sites` places them."""
+    scene = next(iter(oscd_scenes(oscd_root, ["beirut"])))
+    return scene, place_sites("beirut", scene.changed, scene.geobox, per_city=1)[0].site
+
+
+@pytest.mark.parametrize("method", ["cva", "index"])
+def test_a_sites_verdict_does_not_depend_on_the_margin(beirut_site, method):
+    scene, site = beirut_site
+    runs = [
+        run_two_date(scene.before.path, scene.after.path, site, default_config(method), margin_m=margin)
+        for margin in (50.0, 400.0, 900.0)
+    ]
+    shapes = {run.cube.geobox.shape.yx for run in runs}
+    assert len(shapes) == 3  # each run keeps its own margin...
+    inside = [run.result.mask.values[run.cube.site_mask] for run in runs]
+    assert inside[0].any()
+    for other in inside[1:]:  # ...and judges the site the same: the noise comes from the fixed context
+        np.testing.assert_array_equal(other, inside[0])
+    assert all(run.result.diagnostics["noise_context_m"] == NOISE_CONTEXT_M for run in runs)
+    assert {run.changed_area_m2 for run in runs} == {runs[0].changed_area_m2}

@@ -208,3 +208,30 @@ def test_older_store_is_refused_then_upgraded_keeping_its_data(store_url):
         from sitewatch.store.models import SiteRecord
 
         assert s.get(SiteRecord, "old").name == "Old site"
+
+
+def test_phases_and_later_events_follow_the_earlier_ones_at_their_place(session):
+    from dataclasses import replace
+
+    main = replace(detected(13.79), id="E0001")
+    later = replace(
+        detected(13.79, kind="other"),
+        id="E0002",
+        phase="later",
+        follows="E0001",
+        before_date="2020-06-01",
+        after_date="2020-07-01",
+    )
+    first = run(session, ["a"], [main, later])
+    stored_main, stored_later = first.stored
+    assert stored_later.follows_id == stored_main.id and stored_later.phase == "later"
+    assert stored_main.follows_id is None and stored_main.phase is None
+    # a later run's new event at the same place follows the latest event that ended before it began
+    roof = replace(detected(13.7905, kind="earthworks"), id="E0001", before_date="2020-09-01", after_date="2020-10-01")
+    elsewhere = replace(detected(13.81), id="E0002", before_date="2020-09-01", after_date="2020-10-01")
+    second = run(session, ["b"], [roof, elsewhere])
+    assert second.stored[0].follows_id == stored_later.id
+    assert second.stored[1].follows_id is None
+    # an event seen again keeps its links rather than gaining new ones
+    again = run(session, ["c"], [replace(main, before_date="2020-09-01")])
+    assert again.linked == [stored_main] and stored_main.follows_id is None

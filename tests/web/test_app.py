@@ -215,3 +215,20 @@ def test_tiles_and_chips_show_the_looks(app):
     chip = Image.open(io.BytesIO(client.get("/chips/1/0.png").content))
     pixels = np.asarray(chip.convert("RGB"))
     assert max(chip.size) == 256 and (np.abs(pixels - [255, 214, 0]).sum(axis=-1) == 0).sum() > 50  # the outline
+
+
+def test_an_event_links_to_the_one_it_follows(app, store):
+    url, _ = store
+    with open_store(url).session() as session:
+        from sitewatch.store.models import Event
+
+        later = session.get(Event, 7)
+        later.follows_id, later.phase = 3, "later"
+        session.commit()
+    client, _ = signed_in(app)
+    assert client.get("/api/events/7").json()["follows"] == 3
+    page = client.get("/events/7").text
+    assert '<a href="/events/3">E0003</a>' in page and "later phase" in page
+    assert 'id="follows"' not in client.get("/events/3").text
+    listed = sitewatch("events", "--db", url, "list", "--site", SITE)
+    assert re.search(r"│ 7 +│.*│ 3 +│", listed.stdout)

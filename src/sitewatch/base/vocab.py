@@ -13,8 +13,9 @@ from enum import StrEnum
 
 
 class Method(StrEnum):
-    """Two-date detectors."""
+    """Two-date detectors; `auto` picks one from the bands (sitewatch.detect.choice)."""
 
+    auto = "auto"  # learned where the images have its bands on its scale, else cva
     cva = "cva"  # robust change vector analysis
     irmad = "irmad"  # iteratively re-weighted MAD
     index = "index"  # NDVI / NDBI / MNDWI differences
@@ -25,6 +26,7 @@ class ThresholdRule(StrEnum):
     otsu = "otsu"
     ki = "ki"  # Kittler-Illingworth
     fixed = "fixed"
+    knee = "knee"  # the score histogram's knee (triangle method), never above the value given
 
 
 class CloudMask(StrEnum):

@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from sitewatch.base.bands import S2_BANDS
 from sitewatch.base.errors import InputError
-from sitewatch.detect.timeseries import detect_breaks
+from sitewatch.detect.phases import detect_phases
 from sitewatch.imagery import load_pair
 from sitewatch.sites import read_sites, write_sites
 
@@ -81,8 +81,17 @@ def labelled_series(
     return LabelledSeries(series, np.array(times), (h, w), looks, changed.ravel(), float(clouds.mean()))
 
 
+def _brackets(breaks, at: int) -> np.ndarray:
+    """Pixels whose break lies between look `at - 1` and look `at` (bracket around the change)."""
+    return breaks.changed & (breaks.last_before < at) & (breaks.first_after >= at)
+
+
 def dating_counts(scene, looks: int = 6, bands: tuple[str, ...] | None = None) -> dict[str, float]:
-    """Detection and dating counts of the break detector on a series built from one labelled scene."""
+    """Detection and dating counts of the break detector on a series built from one labelled scene.
+
+    `extra_phases` counts changed pixels given a further break although the series holds
+    one real change: false phases.
+    """
     pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
     keys = list(bands or S2_BANDS)
     built = labelled_series(
@@ -93,7 +102,8 @@ def dating_counts(scene, looks: int = 6, bands: tuple[str, ...] | None = None) -
         pair.files[1].time.value,
         looks=looks,
     )
-    result = detect_breaks(built.series)
+    phases = detect_phases(built.series)
+    result = phases.main
     ref, flag = built.changed, result.changed
     correct = (result.last_before < built.looks_before) & (result.first_after >= built.looks_before)
     return {
@@ -103,6 +113,33 @@ def dating_counts(scene, looks: int = 6, bands: tuple[str, ...] | None = None) -
         "dated": int((flag & ref & correct).sum()),
         "unchanged": int((~ref).sum()),
         "cloud_share": built.cloud_share,
+        "extra_phases": int((flag & (phases.earlier.changed | phases.later.changed)).sum()),
+    }
+
+
+def two_change_counts(scene, looks: int = 6, bands: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Both changes found? A series there and back: `looks` of date 1, 2 x `looks` of date 2, `looks` of date 1.
+
+    Labelled pixels change twice, at look `looks` and at look 3 x `looks`: the real pair read
+    forwards, then backwards, a real second change as a demolition after a build would be.
+    Counts the labelled changed pixels whose main break is found (`found`) and those with
+    both changes bracketed by their main break and one further phase (`both`).
+    """
+    pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
+    keys = list(bands or S2_BANDS)
+    before, after = pair.before.sel(band=keys).values, pair.after.sel(band=keys).values
+    days = pair.files[0].time.value, pair.files[1].time.value
+    there = labelled_series(before, after, scene.changed, *days, looks=looks, seed=0)
+    back = labelled_series(after, before, scene.changed, *days, looks=looks, seed=1)
+    phases = detect_phases(np.concatenate([there.series, back.series]))
+    first, second = looks, 3 * looks  # the first look of each changed state
+    found = phases.main.changed & there.changed
+    hits_first = _brackets(phases.main, first) | _brackets(phases.earlier, first)
+    hits_second = _brackets(phases.main, second) | _brackets(phases.later, second)
+    return {
+        "changed": int(there.changed.sum()),
+        "found": int(found.sum()),
+        "both": int((found & hits_first & hits_second).sum()),
     }
 
 

@@ -92,7 +92,9 @@ def find_city_folder(sample_dir: Path, city: str) -> Path | None:
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo-output"),
     city: Annotated[str, typer.Option(help="OSCD city to run.")] = DEMO_CITY,
-    method: Annotated[Method, typer.Option(help="Detector.")] = Method.cva,
+    method: Annotated[
+        Method, typer.Option(help="Detector (auto: learned where the bands allow, else cva).")
+    ] = Method.auto,
     series: Annotated[
         Path | None,
         typer.Option(

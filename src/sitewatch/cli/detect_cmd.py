@@ -41,6 +41,9 @@ def print_run_summary(run, written: dict[str, Path]) -> None:
     )
     for kind, area in results["changed_area_by_kind_m2"].items():
         stdout.print(f"  {kind}: {area:,.0f} m²")
+    choice = summary["detector"]["diagnostics"].get("method_choice")
+    if choice:
+        stdout.print(f"Detector: {escape(choice)}")
     for warning in summary["detector"].get("warnings", []):
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     for source in run.cube.files:
@@ -69,13 +72,20 @@ def detect(
     ],
     out: OutOption,
     site: SiteIdOption = None,
-    method: Annotated[Method, typer.Option(help="Detector.")] = Method.cva,
+    method: Annotated[
+        Method,
+        typer.Option(
+            help="Detector. auto: learned where the images have blue, green, red and NIR as reflectance "
+            "x 10,000, else cva; the report says which ran and why."
+        ),
+    ] = Method.auto,
     threshold: Annotated[
         ThresholdRule | None,
-        typer.Option(help="Threshold rule (default: fixed for cva, index and learned; ki for irmad)."),
+        typer.Option(help="Threshold rule (default: knee for cva, fixed for index and learned, ki for irmad)."),
     ] = None,
     threshold_value: Annotated[
-        float | None, typer.Option(help="Value for --threshold fixed, in score units (default 3.0; learned: 0-1).")
+        float | None,
+        typer.Option(help="Cut of --threshold fixed, or the knee's ceiling, in score units (default 3; learned: 0-1)."),
     ] = None,
     min_area: Annotated[
         float | None, typer.Option("--min-area", help="Minimum mapping unit, m² (default 500; learned: the model's).")
@@ -104,8 +114,8 @@ def detect(
         raise InputError("--threshold fixed needs --threshold-value (in score units, e.g. 3.0)")
     if method == Method.learned and threshold not in (None, ThresholdRule.fixed):
         raise InputError("--method learned gives a probability: use --threshold fixed with a value in 0-1, or none")
-    if model is not None and method != Method.learned:
-        raise InputError("--model is for --method learned")
+    if model is not None and method not in (Method.learned, Method.auto):
+        raise InputError("--model is for --method learned (or auto)")
     not_negative(min_area, "--min-area", " square metres")
     positive(resolution, "--resolution", " of metres")
     not_negative(margin, "--margin", " metres")
@@ -113,6 +123,11 @@ def detect(
         raise InputError(f"--smooth must be a window of 1 pixel or more, not {smooth}")
     if threshold_value is not None and not math.isfinite(threshold_value):
         raise InputError(f"--threshold-value must be a finite number, not {threshold_value}")
+    if method == Method.auto and (threshold is not None or threshold_value is not None):
+        raise InputError(
+            "--threshold and --threshold-value mean sigmas for cva and a probability for learned: "
+            "name the detector with --method"
+        )
     memory = gib_to_bytes(max_memory)
 
     # lazy: the imaging stack loads only when a command runs, keeping `--help` fast
@@ -127,6 +142,10 @@ def detect(
         not_in_future(str(when)[:10], option)
     if len(days) == 2 and days["--before-date"] >= days["--after-date"]:
         raise InputError(f"--before-date {before_date} is not before --after-date {after_date}; swap them")
+    if model is not None:  # a missing or foreign model file is refused before any imagery is read
+        from sitewatch.detect.learned import load_model
+
+        load_model(model)
     prepare_output_folder(out, list(OUTPUT_FILES.values()), overwrite=overwrite)
 
     site_file_read = read_sites(site_file, max_area_km2=max_area_km2)

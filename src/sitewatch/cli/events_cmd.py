@@ -32,7 +32,7 @@ def events_list(
     with ctx.obj.session() as session:
         events = list_events(session, site, str(status) if status else None)
         table = Table(title=f"{len(events)} event(s)")
-        for column in ("id", "site", "kind", "m² in site", "between", "seen", "status", "suppressed by"):
+        for column in ("id", "site", "kind", "m² in site", "between", "seen", "status", "suppressed by", "follows"):
             table.add_column(column)
         for e in events:
             table.add_row(
@@ -44,6 +44,7 @@ def events_list(
                 str(e.sightings),
                 e.status,
                 str(e.suppressed_by or ""),
+                str(e.follows_id or ""),
             )
     stdout.print(table)
 

@@ -16,6 +16,7 @@ import xarray as xr
 from sitewatch.base.bands import ATMOSPHERIC
 from sitewatch.base.vocab import Method, values
 from sitewatch.detect.bitemporal import IterationCallback, cva_score, irmad
+from sitewatch.detect.choice import choose_method
 from sitewatch.detect.cleanup import clean_mask, nan_mean_filter
 from sitewatch.detect.index_change import index_change_score
 from sitewatch.detect.learned import choose_model, learned_score
@@ -28,7 +29,8 @@ FLAGGED_WARNING = 0.5
 
 #: Per-method defaults: the threshold rule that suits each score (see docs of each).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cva": {"threshold": "fixed", "threshold_value": 3.0},
+    "auto": {},  # resolved from the images (detect.choice), then the chosen method's defaults apply
+    "cva": {"threshold": "knee", "threshold_value": 3.0},
     "irmad": {"threshold": "ki", "threshold_value": None},
     "index": {"threshold": "fixed", "threshold_value": 3.0},
     # The model brings its own probability threshold and minimum region, chosen on its
@@ -42,8 +44,8 @@ class DetectorConfig:
     """Every parameter that decides a change mask."""
 
     method: str = "cva"
-    threshold: str = "fixed"  # otsu | ki | fixed
-    threshold_value: float | None = 3.0  # used when threshold == "fixed"
+    threshold: str = "fixed"  # otsu | ki | fixed | knee
+    threshold_value: float | None = 3.0  # the cut of a fixed threshold, the ceiling of the knee
     smooth: int = 3  # mean filter window on the score, pixels (1 = off)
     min_area_m2: float | None = 500.0  # minimum mapping unit (None: the learned model's own)
     opening_radius: int = 0
@@ -53,10 +55,13 @@ class DetectorConfig:
     tol: float = 1e-6  # IR-MAD convergence of canonical correlations
     indices: tuple[str, ...] = ("ndvi", "ndbi", "mndwi")  # index method
     model: str | None = None  # learned method: ONNX file (None: the shipped model that fits the bands)
+    #: method auto: the options the user gave, applied once the method is chosen
+    requested: tuple[tuple[str, Any], ...] = field(default=(), compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["indices"] = list(self.indices)
+        del out["requested"]
         return out
 
 
@@ -64,11 +69,22 @@ def default_config(method: str = "cva", **overrides: Any) -> DetectorConfig:
     """The default configuration of `method`, with `overrides` (None values ignored)."""
     if method not in METHODS:
         raise ValueError(f"unknown method '{method}' (use one of {', '.join(METHODS)})")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if method == "auto":
+        scored = sorted(set(given) & {"threshold", "threshold_value"})
+        if scored:
+            raise ValueError(
+                "a threshold means sigmas for cva and a probability for learned: name the method with "
+                f"--method when setting {', '.join(scored)}"
+            )
+        return DetectorConfig(method="auto", model=given.get("model"), requested=tuple(sorted(given.items())))
     config = replace(DetectorConfig(method=method), **METHOD_DEFAULTS[method])
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     if config.method == "learned" and config.threshold != "fixed":
         raise ValueError("the learned detector gives a probability: use a fixed threshold (0-1) or the model's")
-    if config.threshold != "fixed":  # a value only means something for a fixed threshold
+    if config.threshold == "knee" and config.threshold_value is None:
+        config = replace(config, threshold_value=3.0)  # the knee's ceiling
+    if config.threshold not in ("fixed", "knee"):  # a value only means something as a cut or a ceiling
         config = replace(config, threshold_value=None)
     return config
 
@@ -91,6 +107,19 @@ class ChangeResult:
     def changed_pixels(self) -> int:
         return int(self.mask.values.sum())
 
+    def window(self, rows: slice, cols: slice, keep: np.ndarray) -> ChangeResult:
+        """The result on a window of its grid, pixels outside `keep` blanked (scores NaN, mask off).
+
+        The threshold and clean-up were decided on the whole grid: a region cut by the
+        window keeps the verdict it had there.
+        """
+        score = self.score.isel(y=rows, x=cols).where(keep)
+        mask = self.mask.isel(y=rows, x=cols) & keep
+        valid = np.isfinite(score.values)
+        share = float(mask.values[valid].mean()) if valid.any() else 0.0
+        diagnostics = {**self.diagnostics, "flagged_share": round(share, 4)}
+        return replace(self, score=score, mask=mask, diagnostics=diagnostics)
+
 
 def detection_bands(band_keys: list[str], exclude_atmospheric: bool) -> list[str]:
     """Bands a detector uses: atmospheric ones are left out when others remain."""
@@ -110,6 +139,12 @@ def detect(
 ) -> ChangeResult:
     """Run one detector on two aligned (band, y, x) images."""
     keys = [str(b) for b in before.band.values]
+    if config.method == "auto":
+        method, reason = choose_method(before.values, after.values, keys, config.model)
+        given = {k: v for k, v in config.requested if method == "learned" or k != "model"}
+        result = detect(before, after, default_config(method, **given), pixel_area_m2, callback=callback)
+        result.diagnostics = {"method_choice": reason, **result.diagnostics}
+        return result
     if config.method == "learned":
         return _detect_learned(before, after, config, pixel_area_m2, keys)
     used = detection_bands(keys, config.exclude_atmospheric)

@@ -1,16 +1,23 @@
-"""Turning a change score into changed / unchanged: Otsu, Kittler-Illingworth, or fixed.
+"""Turning a change score into changed / unchanged: Otsu, Kittler-Illingworth, fixed, or knee.
 
 Otsu and Kittler-Illingworth (minimum-error) pick the threshold from the score histogram of
 the image itself; KI models the two classes as Gaussians of *different* variance, which
 suits change scores where the unchanged class is narrow and the changed class wide. A fixed
 threshold is meaningful for scores in noise units (the CVA score is in robust standard
 deviations, so 3.0 means "three sigma").
+
+The knee is CVA's default: the cut where the score histogram's tail leaves its peak (the
+triangle method), but never above a ceiling (3 sigma). Three sigma alone holds on
+Sentinel-2 and misses change where the noise unit is wide: on the 8-bit Landsat pairs and
+on very-high-resolution RGB, where texture and misregistration inflate it, the best cut
+lies nearer two sigma. The knee finds it there and changes little elsewhere
+(`bench/threshold_rules.py`, docs/experiments.md).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from skimage.filters import threshold_otsu
+from skimage.filters import threshold_otsu, threshold_triangle
 
 from sitewatch.base.vocab import ThresholdRule, values
 
@@ -55,12 +62,27 @@ def kittler_illingworth(score: np.ndarray, bins: int = 256) -> float:
     return float(edges[cut + 1])
 
 
+#: The knee is found on at most this many scores (an even stride, so repeatable).
+KNEE_SAMPLE = 500_000
+#: The knee's ceiling when none is given, in robust standard deviations.
+KNEE_CEILING = 3.0
+
+
+def knee(score: np.ndarray, ceiling: float = KNEE_CEILING) -> float:
+    """The triangle-method cut of the valid scores' histogram, at most `ceiling`."""
+    values = _finite(score)
+    values = values[:: max(1, values.size // KNEE_SAMPLE)]
+    return min(float(ceiling), float(threshold_triangle(values)))
+
+
 def choose_threshold(score: np.ndarray, method: str, value: float | None = None) -> float:
-    """The threshold for `score` by `method` ('otsu', 'ki' or 'fixed' with `value`)."""
+    """The threshold for `score` by `method` ('otsu', 'ki', 'fixed' with `value`, 'knee' below `value`)."""
     if method == "otsu":
         return otsu(score)
     if method == "ki":
         return kittler_illingworth(score)
+    if method == "knee":
+        return knee(score, KNEE_CEILING if value is None else value)
     if method == "fixed":
         if value is None:
             raise ValueError("a fixed threshold needs a value")

@@ -64,6 +64,7 @@ class Breaks:
     shift: np.ndarray  # float (B, N): m2 - m1 per band
     before_mean: np.ndarray  # float (B, N): m1, the mean before the break (data units)
     noise: np.ndarray  # float (B,): noise sigma_b used
+    shift_scale: np.ndarray  # float (B, 2): robust centre and spread of the shifts, the unit of `magnitude`
 
 
 #: Pixels the noise estimate samples (an even stride, so it is repeatable).
@@ -205,6 +206,8 @@ def detect_breaks(
     *,
     bands: Sequence[int] | None = None,
     threads: int | None = None,
+    noise: np.ndarray | None = None,
+    shift_scale: np.ndarray | None = None,
 ) -> Breaks:
     """One break per pixel series of a (time, band, pixel) array; NaN = invalid observation.
 
@@ -212,13 +215,16 @@ def detect_breaks(
     without copying it. The pixels are dated in chunks small enough to stay in the
     processor's cache, on `threads` threads (default: the usable cores), each with its own
     few chunk-sized buffers: memory stays a few megabytes above the cube's.
+
+    `noise` and `shift_scale` (from an earlier call's `Breaks`) judge a subset of pixels on
+    the whole image's terms rather than its own: the further breaks of `detect.phases`.
     """
     config = config or BreakConfig()
     if series.ndim != 3:
         raise ValueError("series must be (time, band, pixel)")
     picked = list(range(series.shape[1])) if bands is None else list(bands)
     t, b, n = series.shape[0], len(picked), series.shape[2]
-    noise = observation_noise(series, picked)
+    noise = observation_noise(series, picked) if noise is None else np.asarray(noise, dtype="float64")
     scale = (1.0 / noise).astype("float32")[None, :, None]
     to_data_units = noise[:, None]
     last_before = np.full(n, -1, dtype=np.int32)
@@ -263,14 +269,20 @@ def detect_breaks(
     p_value = np.where(np.isfinite(stat), np.minimum(1.0, tried * chi2_sf(np.nan_to_num(stat), b)), 1.0)
     magnitude = np.full(n, np.nan, dtype="float32")
     ok = np.isfinite(stat)
+    if shift_scale is None:
+        shift_scale = np.array(
+            [robust_scale(shift[band, ok].astype("float64")) if ok.any() else (0.0, 1.0) for band in range(b)]
+        )
     if ok.any():
         total = np.zeros(int(ok.sum()))
         for band in range(b):
-            centre, spread = robust_scale(shift[band, ok].astype("float64"))
+            centre, spread = shift_scale[band]
             total += np.square((shift[band, ok] - centre) / max(spread, 1e-9))
         magnitude[ok] = np.sqrt(total / b)
     changed = ok & (p_value < config.alpha) & (np.nan_to_num(magnitude) >= config.min_magnitude)
-    return Breaks(changed, last_before, first_after, n_before, n_after, magnitude, p_value, shift, before_mean, noise)
+    return Breaks(
+        changed, last_before, first_after, n_before, n_after, magnitude, p_value, shift, before_mean, noise, shift_scale
+    )
 
 
 def per_pixel_reference(series: np.ndarray, noise: np.ndarray, min_obs: int = 2) -> tuple[np.ndarray, np.ndarray]:

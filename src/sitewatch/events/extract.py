@@ -42,6 +42,8 @@ class Event:
     confirmations: int | None = None  # valid looks after the break that show the change (series)
     region: int = 0  # label of the region on the change grid (internal)
     area_inside_m2: float | None = None  # the part inside the site polygon (None: no site, all of it)
+    phase: str | None = None  # series: "earlier" / "later" for a break before / after a place's main one
+    follows: str | None = None  # series: id of the event this one came after at the same place
 
     @property
     def inside_m2(self) -> float:
@@ -61,6 +63,8 @@ class Event:
             "before_date": self.before_date,
             "after_date": self.after_date,
             **({"confirmations": self.confirmations} if self.confirmations is not None else {}),
+            **({"phase": self.phase} if self.phase else {}),
+            **({"follows": self.follows} if self.follows else {}),
             "site_overlap": round(self.site_overlap, 3),
             "evidence": self.evidence,
             "sources": self.sources,

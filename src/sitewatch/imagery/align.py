@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 from odc.geo.geobox import GeoBox
 from rasterio.features import geometry_mask
 from shapely.geometry import box
 
+from sitewatch.base.defaults import NOISE_CONTEXT_M
 from sitewatch.base.errors import InputError
 from sitewatch.base.geo import WGS84, reproject_geometry
 from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
@@ -84,6 +86,68 @@ def load_pair(
     times = [s.time.value for s in sources]
     data = cube_array(np.stack([a.values for a in arrays]), times, keys, geobox)
     return SceneCube(data, scenes, geobox, site_mask, site=site, files=list(sources))
+
+
+def load_pair_in_context(
+    before: str | os.PathLike[str] | ImageSource,
+    after: str | os.PathLike[str] | ImageSource,
+    site: Site,
+    *,
+    resolution_m: float | None = None,
+    margin_m: float = DEFAULT_MARGIN_M,
+    context_m: float = NOISE_CONTEXT_M,
+    max_memory_bytes: int | None = None,
+) -> SceneCube:
+    """`load_pair` over the site plus `max(margin_m, context_m)`: what a detector judges noise against.
+
+    A change score in noise units (CVA, index differences) and the learned model's pair
+    matching take their statistics from the pixels they are given; reading a fixed context
+    makes a site's verdict the same whatever margin the analyst keeps. Crop the result to
+    the margin with `crop_to_margin`.
+    """
+    return load_pair(
+        before,
+        after,
+        site,
+        resolution_m=resolution_m,
+        margin_m=max(margin_m, context_m),
+        max_memory_bytes=max_memory_bytes,
+    )
+
+
+def margin_window(context: GeoBox, site: Site, margin_m: float) -> tuple[GeoBox, tuple[slice, slice]]:
+    """The site-plus-margin grid inside a context grid read for the same site, and its (rows, cols) slices.
+
+    Both grids are snapped to whole pixels of the same resolution in the same UTM zone
+    (`site_geobox`), so one is a window of the other.
+    """
+    resolution = abs(float(context.resolution.x))
+    inner = site_geobox(site, resolution, margin_m)
+    col, row = ~context.affine * (inner.affine.c, inner.affine.f)
+    row0, col0 = round(row), round(col)
+    height, width = inner.shape.yx
+    if (
+        inner.crs != context.crs
+        or abs(row - row0) > 1e-6
+        or abs(col - col0) > 1e-6
+        or row0 < 0
+        or col0 < 0
+        or row0 + height > context.shape.y
+        or col0 + width > context.shape.x
+    ):
+        raise ValueError("the margin grid is not a window of the context grid")
+    return inner, (slice(row0, row0 + height), slice(col0, col0 + width))
+
+
+def crop_to_margin(cube: SceneCube, margin_m: float) -> tuple[SceneCube, tuple[slice, slice], np.ndarray]:
+    """The cube on the site-plus-`margin_m` grid (NaN beyond the margin), the window it came from, and
+    the mask of the site plus margin on it."""
+    if cube.site is None:
+        raise ValueError("crop_to_margin needs a cube read for a site")
+    inner, (rows, cols) = margin_window(cube.geobox, cube.site, margin_m)
+    site_mask, keep_mask = site_masks(cube.site, inner, margin_m)
+    data = cube.data.isel(y=rows, x=cols).where(keep_mask)
+    return replace(cube, data=data, geobox=inner, site_mask=site_mask), (rows, cols), keep_mask
 
 
 def site_masks(site: Site | None, geobox: GeoBox, margin_m: float) -> tuple[np.ndarray, np.ndarray]:

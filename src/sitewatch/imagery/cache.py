@@ -30,8 +30,9 @@ from zarr.codecs import BloscCodec, BloscShuffle
 
 from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
 
-#: Bumped when the layout changes, so that an older cache is recomputed rather than misread.
-CACHE_FORMAT = 2
+#: Bumped when the layout or the values change (3: STAC pixels on their declared scale and offset),
+#: so that an older cache is recomputed rather than misread.
+CACHE_FORMAT = 3
 _COMPRESSOR = BloscCodec(cname="lz4", clevel=5, shuffle=BloscShuffle.shuffle)
 
 

@@ -36,6 +36,8 @@ class SceneInfo:
     valid_fraction: float | None = None  # share of site pixels with data after masking
     shift_px: tuple[float, float] | None = None  # co-registration shift applied (dy, dx)
     normalisation: dict[str, list[float]] | None = None  # band -> [gain, offset]
+    #: band -> [gain, bias] applied to the provider's digital numbers (their declared scale and offset)
+    radiometry: dict[str, list[float]] | None = None
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

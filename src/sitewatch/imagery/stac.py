@@ -27,6 +27,7 @@ from sitewatch.base.errors import InputError, NoScenes
 from sitewatch.base.vocab import CloudMask
 from sitewatch.imagery.cube import SceneCube, SceneInfo, cube_array
 from sitewatch.imagery.masks import MASK_ASSETS, valid_from_mask_band
+from sitewatch.imagery.stac_scaling import declared_scaling, harmonise
 from sitewatch.sites import Site
 
 #: A function that rewrites an asset URL before it is read (signing, tokens, mirrors).
@@ -322,6 +323,17 @@ def load_items(
         for band_index, value in enumerate(nodata):
             if value is not None and np.isfinite(value):
                 stack[band_index][stack[band_index] == value] = np.nan
+        try:
+            applied = harmonise(stack, [declared_scaling(item, k) for k in keys])
+        except ValueError as exc:
+            info.notes.append(f"dropped: {exc}")
+            dropped.append(info)
+            continue
+        if applied:
+            info.radiometry = {common[int(i)]: gain_bias for i, gain_bias in applied.items()}
+        baseline = item.properties.get("s2:processing_baseline")
+        if baseline:
+            info.notes.append(f"processing baseline {baseline}")
         if mask_key:
             valid = valid_from_mask_band(loaded[mask_key].values, mask_key)
             stack[:, ~valid] = np.nan

@@ -28,10 +28,12 @@ from sitewatch.base.progress import StageReporter, stage_detail, timed_stage
 from sitewatch.base.vocab import CloudMask, Composite
 from sitewatch.detect.cleanup import clean_mask
 from sitewatch.detect.core import detection_bands
-from sitewatch.detect.timeseries import BreakConfig, Breaks, detect_breaks
+from sitewatch.detect.phases import detect_phases
+from sitewatch.detect.timeseries import BreakConfig, Breaks
 from sitewatch.events.dating import date_events
 from sitewatch.events.export import write_events
 from sitewatch.events.extract import EIGHT_CONNECTED, Event, extract_events
+from sitewatch.events.phases import phase_events
 from sitewatch.imagery.cache import cached, load_cached_cube, save_cube
 from sitewatch.imagery.composite import composite
 from sitewatch.imagery.coregister import coregister
@@ -120,6 +122,9 @@ class MonitorRun:
             "results": {
                 "event_count": len(self.events),
                 "changed_area_m2": round(sum(e.inside_m2 for e in self.events), 1),  # inside the site
+                # ground that changed at least once: phases of a place are further changes of the same ground
+                "footprint_m2": round(sum(e.inside_m2 for e in self.events if not e.phase), 1),
+                "phase_event_count": sum(1 for e in self.events if e.phase),
                 "timeline": self.timeline(),
             },
             "cache": self.cache,
@@ -238,7 +243,8 @@ def date_cube(
     t, h, w, b = values.shape[0], values.shape[2], values.shape[3], len(bands)
     with timed_stage(f"Dating breaks in {h * w:,} pixel series of {t} looks", reporter, timings):
         series = values.reshape(t, values.shape[1], h * w)
-        breaks = detect_breaks(series, config.breaks, bands=[cube.bands.index(band) for band in bands])
+        phases = detect_phases(series, config.breaks, bands=[cube.bands.index(band) for band in bands])
+        breaks = phases.main
     pixel_area = abs(cube.geobox.resolution.x * cube.geobox.resolution.y)
     mask = clean_mask(breaks.changed.reshape(h, w), pixel_area, min_area_m2=config.min_area_m2)
     magnitude = breaks.magnitude.reshape(h, w)
@@ -248,6 +254,7 @@ def date_cube(
         events = extract_events(cube, mask, magnitude, before=before, after=after, bands=bands)
         labels, _ = ndimage.label(mask, structure=EIGHT_CONNECTED)  # the labelling extract_events used
         events = date_events(events, breaks, labels, cube)
+        events += phase_events(cube, phases, labels, events, config.min_area_m2, bands)
     return breaks, mask, labels, events
 
 

@@ -19,11 +19,13 @@ from typing import Any
 from sitewatch import __version__
 from sitewatch.base.atomic import staged_folder
 from sitewatch.base.bands import COMMON_NAMES
+from sitewatch.base.defaults import DEFAULT_MARGIN_M, NOISE_CONTEXT_M
 from sitewatch.base.mad import IterationCallback
 from sitewatch.base.progress import StageReporter, timed_stage
 from sitewatch.detect import ChangeResult, DetectorConfig, detect
 from sitewatch.events import Event, extract_events, write_events
-from sitewatch.imagery import SceneCube, load_pair, open_image
+from sitewatch.imagery import SceneCube, open_image
+from sitewatch.imagery.align import crop_to_margin, load_pair_in_context
 from sitewatch.report import render_report
 from sitewatch.report.score_map import write_score_map
 from sitewatch.sites import Site
@@ -126,13 +128,16 @@ def run_two_date(
             open_image(before, time=before_time, band_names=band_names),
             open_image(after, time=after_time, band_names=band_names),
         )
+    margin = DEFAULT_MARGIN_M if margin_m is None else margin_m
     with timed_stage("Aligning both dates on the site grid", reporter, timings):
-        kwargs = {} if margin_m is None else {"margin_m": margin_m}
-        cube = load_pair(
-            sources[0], sources[1], site, resolution_m=resolution_m, max_memory_bytes=max_memory_bytes, **kwargs
+        context = load_pair_in_context(
+            sources[0], sources[1], site, resolution_m=resolution_m, margin_m=margin, max_memory_bytes=max_memory_bytes
         )
     with timed_stage(f"Detecting change ({config.method})", reporter, timings):
-        result = detect(cube.before, cube.after, config, cube.pixel_area_m2, callback=on_iteration)
+        scored = detect(context.before, context.after, config, context.pixel_area_m2, callback=on_iteration)
+        cube, (rows, cols), keep = crop_to_margin(context, margin)
+        result = scored.window(rows, cols, keep)
+        result.diagnostics["noise_context_m"] = max(margin, NOISE_CONTEXT_M)
     with timed_stage("Extracting change events", reporter, timings):
         events = extract_events(cube, result.mask.values, result.score.values)
     with timed_stage("Checksumming inputs", reporter, timings):

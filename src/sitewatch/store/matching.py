@@ -72,6 +72,22 @@ class StoredEvents:
         )
         return best if best is not None and best_iou >= MATCH_IOU else None
 
+    def latest_before(self, geometry: shapely.Geometry, before_date: str | None) -> Event | None:
+        """The stored event of any kind at this place (overlapping) that ended last on or before `before_date`.
+
+        What a new event follows: construction at a place goes through phases of different
+        kinds (earthworks, then a roof), each its own event.
+        """
+        if not before_date:
+            return None
+        earlier = [
+            event
+            for kind in self._by_kind
+            for event, shape in self.near(kind, geometry)
+            if event.after_date and event.after_date <= before_date and shape.intersects(geometry)
+        ]
+        return max(earlier, key=lambda event: (event.after_date, event.id), default=None)
+
     def suppressor(self, kind: str, geometry: shapely.Geometry, area_m2: float, growth: float) -> int | None:
         """Id of a dismissed event at this place that this one has not outgrown, if any."""
         for event, shape in self.near(kind, geometry):

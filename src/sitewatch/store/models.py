@@ -95,6 +95,10 @@ class Event(Base):
     suppressed_by: Mapped[int | None] = mapped_column(ForeignKey("events.id"), nullable=True)
     # the spectral indices before and after behind `kind` (None: stored before it was kept)
     evidence: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    # series: "earlier" / "later" for a break before / after the main one at its place (None: the main one)
+    phase: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # the earlier event at the same place this one came after: a phase of the same run, or an event of an earlier run
+    follows_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     reviews: Mapped[list[Review]] = relationship(order_by="Review.id", cascade="all, delete-orphan")

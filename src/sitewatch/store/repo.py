@@ -157,6 +157,7 @@ def record_run(
     outcome = RunOutcome(run)
     for detected in events:
         outcome.stored.append(store_sighting(session, run, detected, stored, outcome, dismiss_growth))
+    link_phases(events, outcome, stored)
     session.flush()
     queue_alerts(session, get_site(session, site_id), outcome.new)  # in the run's transaction: never lost
     try:
@@ -166,6 +167,26 @@ def record_run(
         previous = session.scalar(select(Run).where(Run.site_id == site_id, Run.input_key == key))
         return RunOutcome(previous, duplicate=True)
     return outcome
+
+
+def link_phases(events: list[DetectedEvent], outcome: RunOutcome, stored: StoredEvents) -> None:
+    """Record, on each new event, the earlier event at its place it follows.
+
+    Within the run, a phase names the event it came after (`follows`, the run's own ids);
+    otherwise a new event follows the latest stored event it overlaps that ended before it
+    began, from earlier runs: the site's history at that place reads as one chain.
+    """
+    by_run_id = {detected.id: row for detected, row in zip(events, outcome.stored, strict=True)}
+    new = {id(row) for row in outcome.new}
+    for detected, row in zip(events, outcome.stored, strict=True):
+        if id(row) not in new:
+            continue
+        row.phase = detected.phase
+        earlier = by_run_id.get(detected.follows) if detected.follows else None
+        if earlier is None and row.first_run_id == outcome.run.id:
+            earlier = stored.latest_before(detected.geometry, detected.before_date)
+        if earlier is not None and earlier is not row:
+            row.follows_id = earlier.id
 
 
 def store_sighting(

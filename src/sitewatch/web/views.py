@@ -63,6 +63,8 @@ def event_view(event: Event, status: str) -> dict[str, Any]:
         "sightings": event.sightings,
         "status": status,
         "suppressed_by": event.suppressed_by,
+        "phase": event.phase,
+        "follows": event.follows_id,
         "first_run_id": event.first_run_id,
         "last_run_id": event.last_run_id,
         "evidence": dict(event.evidence or {}),
