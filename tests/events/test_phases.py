@@ -6,30 +6,37 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from shapely.geometry import box
 
+from sitewatch.bench import oscd_scenes
 from sitewatch.bench.series import labelled_series
 from sitewatch.detect.timeseries import BreakConfig
 from sitewatch.imagery import load_pair
 from sitewatch.imagery.cube import cube_array
 from sitewatch.jobs.series import MonitorConfig, date_cube
-from sitewatch.sites import read_sites
+from sitewatch.sites import Site
 
 
 @pytest.fixture(scope="module")
-def there_and_back(oscd_city):
-    """Twelve looks of real Beirut, each with its own gain, noise and clouds: the first date three
-    times, the second six, the first again three (`bench.series`, as the dating benchmark builds them)."""
-    city = oscd_city("beirut")
-    pair = load_pair(city / "imgs_1", city / "imgs_2", read_sites(city / "beirut.geojson").get(None))
+def there_and_back(oscd_root):
+    """Twelve looks of real Beirut (a 4 x 4 km window where it changed most), each with its own gain,
+    noise and clouds: the first date three times, the second six, the first again three
+    (`bench.series`, as the dating benchmark builds them)."""
+    (scene,) = oscd_scenes(oscd_root, ["beirut"])
+    rows, cols = (int(np.median(i)) for i in np.nonzero(scene.changed))
+    window = scene.geobox[max(rows - 200, 0) : rows + 200, max(cols - 200, 0) : cols + 200]
+    site = Site(id="beirut-window", name="Beirut window", geometry=box(*window.boundingbox))  # OSCD: lon/lat
+    pair = load_pair(scene.before, scene.after, site, margin_m=0.0)  # on the site's UTM grid, as a job reads it
+    grid = pair.geobox
     before, after = pair.before.values, pair.after.values
-    unknown = np.zeros(pair.geobox.shape.yx, dtype=bool)
+    unknown = np.zeros(grid.shape.yx, dtype=bool)
     days = np.datetime64("2020-01-01"), np.datetime64("2020-07-01")
     there = labelled_series(before, after, unknown, *days, looks=3, max_cloud=0.2, seed=0)
     back = labelled_series(after, before, unknown, *days, looks=3, max_cloud=0.2, seed=1)
-    series = np.concatenate([there.series, back.series]).reshape(12, len(pair.bands), *pair.geobox.shape.yx)
+    series = np.concatenate([there.series, back.series]).reshape(12, len(pair.bands), *grid.shape.yx)
     times = [np.datetime64("2020-01-01") + np.timedelta64(30 * i, "D") for i in range(12)]
     scenes = [replace(pair.scenes[0], id=f"look-{k}", datetime=f"{t}T00:00:00Z") for k, t in enumerate(times)]
-    return replace(pair, data=cube_array(series, times, pair.bands, pair.geobox), scenes=scenes, files=[])
+    return replace(pair, data=cube_array(series, times, pair.bands, grid), scenes=scenes, files=[])
 
 
 def test_the_reversal_and_the_change_are_linked_phases(there_and_back):
