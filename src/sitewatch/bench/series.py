@@ -81,6 +81,14 @@ def labelled_series(
     return LabelledSeries(series, np.array(times), (h, w), looks, changed.ravel(), float(clouds.mean()))
 
 
+def _scene_pair(scene, bands: tuple[str, ...] | None) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """A labelled scene's two (band, y, x) images on its grid, in `bands` (default Sentinel-2's), and their days."""
+    pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
+    keys = list(bands or S2_BANDS)
+    days = pair.files[0].time.value, pair.files[1].time.value
+    return pair.before.sel(band=keys).values, pair.after.sel(band=keys).values, days
+
+
 def _brackets(breaks, at: int) -> np.ndarray:
     """Pixels whose break lies between look `at - 1` and look `at` (bracket around the change)."""
     return breaks.changed & (breaks.last_before < at) & (breaks.first_after >= at)
@@ -92,16 +100,8 @@ def dating_counts(scene, looks: int = 6, bands: tuple[str, ...] | None = None) -
     `extra_phases` counts changed pixels given a further break although the series holds
     one real change: false phases.
     """
-    pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
-    keys = list(bands or S2_BANDS)
-    built = labelled_series(
-        pair.before.sel(band=keys).values,
-        pair.after.sel(band=keys).values,
-        scene.changed,
-        pair.files[0].time.value,
-        pair.files[1].time.value,
-        looks=looks,
-    )
+    before, after, days = _scene_pair(scene, bands)
+    built = labelled_series(before, after, scene.changed, *days, looks=looks)
     phases = detect_phases(built.series)
     result = phases.main
     ref, flag = built.changed, result.changed
@@ -125,10 +125,7 @@ def two_change_counts(scene, looks: int = 6, bands: tuple[str, ...] | None = Non
     Counts the labelled changed pixels whose main break is found (`found`) and those with
     both changes bracketed by their main break and one further phase (`both`).
     """
-    pair = load_pair(scene.before, scene.after, geobox=scene.geobox)
-    keys = list(bands or S2_BANDS)
-    before, after = pair.before.sel(band=keys).values, pair.after.sel(band=keys).values
-    days = pair.files[0].time.value, pair.files[1].time.value
+    before, after, days = _scene_pair(scene, bands)
     there = labelled_series(before, after, scene.changed, *days, looks=looks, seed=0)
     back = labelled_series(after, before, scene.changed, *days, looks=looks, seed=1)
     phases = detect_phases(np.concatenate([there.series, back.series]))

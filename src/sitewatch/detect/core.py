@@ -20,7 +20,7 @@ from sitewatch.detect.choice import choose_method
 from sitewatch.detect.cleanup import clean_mask, nan_mean_filter
 from sitewatch.detect.index_change import index_change_score
 from sitewatch.detect.learned import choose_model, learned_score
-from sitewatch.detect.threshold import choose_threshold
+from sitewatch.detect.threshold import KNEE_CEILING, choose_threshold
 
 METHODS = values(Method)
 #: A detector that flags more than this share of the image is warned about: real change at a
@@ -30,7 +30,7 @@ FLAGGED_WARNING = 0.5
 #: Per-method defaults: the threshold rule that suits each score (see docs of each).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "auto": {},  # resolved from the images (detect.choice), then the chosen method's defaults apply
-    "cva": {"threshold": "knee", "threshold_value": 3.0},
+    "cva": {"threshold": "knee", "threshold_value": KNEE_CEILING},
     "irmad": {"threshold": "ki", "threshold_value": None},
     "index": {"threshold": "fixed", "threshold_value": 3.0},
     # The model brings its own probability threshold and minimum region, chosen on its
@@ -83,7 +83,7 @@ def default_config(method: str = "cva", **overrides: Any) -> DetectorConfig:
     if config.method == "learned" and config.threshold != "fixed":
         raise ValueError("the learned detector gives a probability: use a fixed threshold (0-1) or the model's")
     if config.threshold == "knee" and config.threshold_value is None:
-        config = replace(config, threshold_value=3.0)  # the knee's ceiling
+        config = replace(config, threshold_value=KNEE_CEILING)
     if config.threshold not in ("fixed", "knee"):  # a value only means something as a cut or a ceiling
         config = replace(config, threshold_value=None)
     return config

@@ -35,10 +35,15 @@ def _side_events(
     return date_events(events, layer, labels, cube), labels
 
 
-def _main_event(under: np.ndarray, by_region: dict[int, Event]) -> Event | None:
-    """The main event whose region holds most of a phase event's pixels (`under`: main labels there)."""
-    inside = under[under > 0]
-    return by_region.get(int(np.bincount(inside).argmax())) if inside.size else None
+def _main_regions(labels: np.ndarray, main_labels: np.ndarray) -> dict[int, int]:
+    """Phase region -> the main region holding most of its pixels, in one pass over the grid."""
+    both = (labels > 0) & (main_labels > 0)
+    pairs, counts = np.unique(np.stack([labels[both], main_labels[both]]), axis=1, return_counts=True)
+    best: dict[int, tuple[int, int]] = {}
+    for phase, main, count in zip(pairs[0].tolist(), pairs[1].tolist(), counts.tolist(), strict=True):
+        if count > best.get(phase, (0, 0))[0]:
+            best[phase] = (count, main)
+    return {phase: main for phase, (_, main) in best.items()}
 
 
 def _in_order(phase: Event, main: Event, side: str) -> bool:
@@ -69,8 +74,9 @@ def phase_events(
     out: list[Event] = []
     for side, layer in (("earlier", phases.earlier), ("later", phases.later)):
         events, labels = _side_events(cube, layer, main_labels > 0, min_area_m2, bands)
+        under = _main_regions(labels, main_labels)
         for event in events:
-            main = _main_event(main_labels[labels == event.region], by_region)
+            main = by_region.get(under.get(event.region, 0))
             if main is None or not _in_order(event, main, side):
                 continue  # dated with the main event itself: its pixels' phase is that event's date
             event.id = f"E{len(main_events) + len(out) + 1:04d}"

@@ -297,6 +297,12 @@ def load_items(
         )
         if on_scene is not None:
             on_scene(index + 1, len(items), item.id)
+        try:  # what the assets declare is checked before their pixels are read
+            scalings = [declared_scaling(item, k) for k in keys]
+        except ValueError as exc:
+            info.notes.append(f"dropped: {exc}")
+            dropped.append(info)
+            continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -323,14 +329,7 @@ def load_items(
         for band_index, value in enumerate(nodata):
             if value is not None and np.isfinite(value):
                 stack[band_index][stack[band_index] == value] = np.nan
-        try:
-            applied = harmonise(stack, [declared_scaling(item, k) for k in keys])
-        except ValueError as exc:
-            info.notes.append(f"dropped: {exc}")
-            dropped.append(info)
-            continue
-        if applied:
-            info.radiometry = {common[int(i)]: gain_bias for i, gain_bias in applied.items()}
+        info.radiometry = harmonise(stack, common, scalings) or None
         baseline = item.properties.get("s2:processing_baseline")
         if baseline:
             info.notes.append(f"processing baseline {baseline}")

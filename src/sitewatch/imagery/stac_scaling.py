@@ -39,13 +39,16 @@ def declared_scaling(item: pystac.Item, asset_key: str) -> tuple[float, float] |
     return scale, offset
 
 
-def harmonise(stack: np.ndarray, scalings: list[tuple[float, float] | None]) -> dict[str, list[float]]:
-    """Apply each band's declared (scale, offset) in place; return band index -> [gain, bias] applied.
+def harmonise(
+    stack: np.ndarray, bands: list[str], scalings: list[tuple[float, float] | None]
+) -> dict[str, list[float]]:
+    """Apply each band's declared (scale, offset) to `stack` (band, y, x) in place; return band -> [gain, bias].
 
     The gain and bias map the stored digital numbers to the output unit: value x gain + bias.
+    Bands already in that unit (and those declaring nothing) are left out.
     """
     applied: dict[str, list[float]] = {}
-    for index, scaling in enumerate(scalings):
+    for index, (name, scaling) in enumerate(zip(bands, scalings, strict=True)):
         if scaling is None:
             continue
         scale, offset = scaling
@@ -55,5 +58,5 @@ def harmonise(stack: np.ndarray, scalings: list[tuple[float, float] | None]) -> 
         band = stack[index]
         band *= np.float32(gain)
         band += np.float32(bias)
-        applied[str(index)] = [gain, bias]
+        applied[name] = [gain, bias]
     return applied

@@ -183,7 +183,7 @@ def link_phases(events: list[DetectedEvent], outcome: RunOutcome, stored: Stored
             continue
         row.phase = detected.phase
         earlier = by_run_id.get(detected.follows) if detected.follows else None
-        if earlier is None and row.first_run_id == outcome.run.id:
+        if earlier is None:
             earlier = stored.latest_before(detected.geometry, detected.before_date)
         if earlier is not None and earlier is not row:
             row.follows_id = earlier.id
